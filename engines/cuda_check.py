@@ -1,0 +1,105 @@
+"""CUDA availability report, logged at worker startup.
+
+``python -m engines.cuda_check --json`` prints the report (``avops check-gpu`` runs
+this inside the worker container). Exit code 0 always: no GPU is a finding, not a crash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+logger = logging.getLogger(__name__)
+
+SMALL_GPU_GB = 6.0  # below this the seed recommends LOW_VRAM=true
+FP16_MIN_CC = (7, 0)  # tensor cores: fp16 gives no speed-up below Volta
+
+
+@dataclass
+class CudaReport:
+    available: bool
+    torch_version: Optional[str] = None
+    cuda_version: Optional[str] = None
+    cudnn_version: Optional[int] = None
+    device_count: int = 0
+    device_name: Optional[str] = None
+    compute_capability: Optional[str] = None
+    total_vram_mb: Optional[float] = None
+    free_vram_mb: Optional[float] = None
+    recommend_low_vram: bool = False
+    fp16_recommended: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _probe() -> CudaReport:
+    try:
+        import torch
+    except ImportError:
+        return CudaReport(available=False, notes=["torch is not installed"])
+    report = CudaReport(available=bool(torch.cuda.is_available()), torch_version=torch.__version__,
+                        cuda_version=torch.version.cuda)
+    if not report.available:
+        report.notes.append("CUDA not available: models will run on CPU")
+        return report
+    report.cudnn_version = torch.backends.cudnn.version()
+    report.device_count = torch.cuda.device_count()
+    props = torch.cuda.get_device_properties(0)
+    report.device_name = props.name
+    report.compute_capability = f"{props.major}.{props.minor}"
+    free, total = torch.cuda.mem_get_info(0)
+    report.total_vram_mb = round(total / 2**20, 1)
+    report.free_vram_mb = round(free / 2**20, 1)
+    report.recommend_low_vram = total / 2**30 < SMALL_GPU_GB
+    report.fp16_recommended = (props.major, props.minor) >= FP16_MIN_CC
+    if report.recommend_low_vram:
+        report.notes.append(f"small GPU ({total / 2**30:.2f} GB < {SMALL_GPU_GB:.0f} GB): "
+                            "set LOW_VRAM=true")
+    if not report.fp16_recommended:
+        report.notes.append(f"compute capability {report.compute_capability} < 7.0: "
+                            "fp16 brings no benefit, keep fp32")
+    return report
+
+
+def check_cuda(log: bool = True) -> CudaReport:
+    """Probe CUDA and (by default) log the findings like the seed's startup check."""
+    report = _probe()
+    if log:
+        _log(report)
+    return report
+
+
+def _log(report: CudaReport) -> None:
+    if not report.available:
+        logger.warning("CUDA not available (torch %s): models will run on CPU", report.torch_version)
+        return
+    logger.info("CUDA available: %s (compute capability %s, CUDA %s, cuDNN %s, torch %s)",
+                report.device_name, report.compute_capability, report.cuda_version,
+                report.cudnn_version, report.torch_version)
+    logger.info("VRAM total: %.0f MB, free: %.0f MB", report.total_vram_mb, report.free_vram_mb)
+    for note in report.notes:
+        logger.warning(note)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m engines.cuda_check", description=__doc__)
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    report = check_cuda(log=not args.json)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        for key, value in report.to_dict().items():
+            print(f"{key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Engine settings: the only place in engines/ that reads environment variables.
+
+Every variable, its type and default is declared on ``EngineSettings``. Invalid values
+raise ``EngineConfigError`` with a one-line message naming the variable, so a worker
+fails at startup instead of at the first job.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from engines.errors import EngineConfigError
+
+logger = logging.getLogger(__name__)
+
+TRUE_WORDS = ("true", "1", "yes", "on")
+FALSE_WORDS = ("false", "0", "no", "off")
+ACCEPTED_BOOLS = "/".join(TRUE_WORDS + FALSE_WORDS)
+
+DeviceChoice = Literal["auto", "cuda", "cpu"]
+
+
+def parse_bool(value: Any) -> bool:
+    """Strict bool: pydantic alone would also take 't', 'y'... and error messages vary."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError(f"invalid value {value!r}; accepted (case-insensitive): {ACCEPTED_BOOLS}")
+
+
+class EngineSettings(BaseSettings):
+    """Settings for the TTS runtime; field NAME is read from env var NAME upper-cased."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    low_vram: bool = False
+    f5tts_device: DeviceChoice = "auto"
+    xtts_device: DeviceChoice = "auto"
+    device_fallback_to_cpu: bool = True
+    vram_offload: Literal["cpu", "none"] = "cpu"
+    vram_reserve_mb: int = Field(512, ge=0)
+    # Bounded wait for the driver to report freed memory before the next load.
+    vram_release_timeout_s: float = Field(5.0, ge=0)
+    models_dir: Path = Path("/app/models")
+    f5tts_ckpt_file: Optional[Path] = None
+    f5tts_vocab_file: Optional[Path] = None
+    f5tts_model_config: Optional[Path] = None
+    vocos_dir: Optional[Path] = None
+    xtts_model_dir: Optional[Path] = None
+
+    _raw: dict = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_raw(cls, data: Any, handler):
+        # Keep what the environment said so startup can log "env=... parsed=...".
+        settings = handler(data)
+        if isinstance(data, dict):
+            settings._raw = {str(k).lower(): v for k, v in data.items()}
+        return settings
+
+    @field_validator("low_vram", "device_fallback_to_cpu", mode="before")
+    @classmethod
+    def _strict_bool(cls, value: Any) -> bool:
+        return parse_bool(value)
+
+    @field_validator("f5tts_device", "xtts_device", "vram_offload", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("f5tts_ckpt_file", "f5tts_vocab_file", "f5tts_model_config", "vocos_dir",
+                     "xtts_model_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def raw(self, name: str) -> str:
+        """The raw environment value of a setting, or 'NOT_SET'."""
+        value = self._raw.get(name.lower())
+        return "NOT_SET" if value is None else str(value)
+
+    @property
+    def xtts_dir(self) -> Path:
+        """XTTS model directory: XTTS_MODEL_DIR, else MODELS_DIR/xtts."""
+        return self.xtts_model_dir or self.models_dir / "xtts"
+
+
+def _one_line(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    name = str(err["loc"][0]).upper() if err.get("loc") else "settings"
+    msg = err["msg"].removeprefix("Value error, ")
+    if "input" in err and repr(err["input"]) not in msg and not isinstance(err["input"], dict):
+        msg += f" (got {err['input']!r})"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{name}: {msg}{more}"
+
+
+def load_settings(**overrides: Any) -> EngineSettings:
+    """Read settings from the environment (overrides win); raise EngineConfigError if invalid."""
+    try:
+        return EngineSettings(**overrides)
+    except ValidationError as exc:
+        raise EngineConfigError(_one_line(exc)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> EngineSettings:
+    """Process-wide settings, read and logged once. Tests call ``get_settings.cache_clear()``."""
+    settings = load_settings()
+    log_settings(settings)
+    return settings
+
+
+def log_settings(settings: EngineSettings) -> None:
+    logger.info("LOW_VRAM env=%s parsed=%s", settings.raw("low_vram"), settings.low_vram)
+    logger.info(
+        "engine settings: F5TTS_DEVICE=%s XTTS_DEVICE=%s DEVICE_FALLBACK_TO_CPU=%s VRAM_OFFLOAD=%s "
+        "VRAM_RESERVE_MB=%d MODELS_DIR=%s",
+        settings.f5tts_device, settings.xtts_device, settings.device_fallback_to_cpu,
+        settings.vram_offload, settings.vram_reserve_mb, settings.models_dir,
+    )
+
+
+__all__ = ["EngineSettings", "EngineConfigError", "get_settings", "load_settings", "parse_bool",
+           "ACCEPTED_BOOLS"]

@@ -1,0 +1,472 @@
+"""VRAM manager: where models live between jobs, and what happens when memory runs out.
+
+Two modes (``LOW_VRAM``):
+
+* LOW_VRAM=true: a model is brought to the GPU for the job and taken off in a
+  ``finally`` (exceptions included): parked in host RAM when ``VRAM_OFFLOAD=cpu``
+  (the next job swaps it back without re-reading the checkpoint) or freed entirely
+  (``VRAM_OFFLOAD=none``: drop every reference, ``gc.collect()``, ``empty_cache()``).
+* normal: models stay resident after the first load (cache).
+
+In both modes loads are budget-aware: before a model goes to the GPU, if free VRAM
+minus ``VRAM_RESERVE_MB`` is below its size, idle models are evicted least-recently
+used first, and the manager waits (bounded) for the driver to report the memory back.
+CUDA OOM during load or inference: evict every other idle model, empty the cache,
+retry once; then fall back to CPU if ``DEVICE_FALLBACK_TO_CPU`` else raise ``VramError``.
+
+All CUDA calls go through a small backend object so the bookkeeping (LRU, budget,
+OOM) is testable on a CPU-only host with a simulated GPU (see tests/engines).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+import time
+from collections import OrderedDict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Optional
+
+from engines.errors import VramError
+from engines.settings import EngineSettings, get_settings
+
+logger = logging.getLogger(__name__)
+
+MB = 2**20
+LoadFn = Callable[[str], Any]  # load_fn(device) -> model (an nn.Module or anything with .to())
+
+
+class TorchCudaBackend:
+    """The real GPU: thin wrappers over torch.cuda, all safe to call without CUDA."""
+
+    def __init__(self) -> None:
+        import torch
+
+        self._torch = torch
+        self.oom_errors: tuple[type[BaseException], ...] = (torch.cuda.OutOfMemoryError,)
+
+    def available(self) -> bool:
+        return bool(self._torch.cuda.is_available())
+
+    def mem_get_info(self) -> tuple[float, float]:
+        """(free, total) in MB as the driver reports them."""
+        free, total = self._torch.cuda.mem_get_info()
+        return free / MB, total / MB
+
+    def allocated_mb(self) -> float:
+        return self._torch.cuda.memory_allocated() / MB
+
+    def reserved_mb(self) -> float:
+        return self._torch.cuda.memory_reserved() / MB
+
+    def empty_cache(self) -> None:
+        self._torch.cuda.synchronize()
+        self._torch.cuda.empty_cache()
+
+
+@dataclass
+class _Entry:
+    key: str
+    model: Any
+    device: str  # where the weights are now: "cuda" or "cpu"
+    size_mb: float
+    last_used: float = field(default_factory=time.monotonic)
+    in_use: int = 0
+    parked: bool = False  # in host RAM because VRAM_OFFLOAD=cpu took it off the GPU
+
+
+def model_size_mb(model: Any) -> float:
+    """Bytes of parameters + buffers (what moves to the GPU), or ``model.size_mb``."""
+    if hasattr(model, "parameters") and hasattr(model, "buffers"):
+        tensors = list(model.parameters()) + list(model.buffers())
+        return sum(t.numel() * t.element_size() for t in tensors) / MB
+    return float(getattr(model, "size_mb", 0.0))
+
+
+def _move(model: Any, device: str) -> Any:
+    # nn.Module.to() moves in place and returns self; other objects may return a copy.
+    moved = model.to(device)
+    return model if moved is None else moved
+
+
+class VramManager:
+    """Thread-safe owner of every model the engines load. See the module docstring."""
+
+    def __init__(self, settings: Optional[EngineSettings] = None, backend: Any = None) -> None:
+        self.settings = settings or get_settings()
+        self.low_vram_mode = self.settings.low_vram
+        self.offload = self.settings.vram_offload
+        self.reserve_mb = self.settings.vram_reserve_mb
+        self.fallback_to_cpu = self.settings.device_fallback_to_cpu
+        self.backend = backend if backend is not None else TorchCudaBackend()
+        self._lock = threading.RLock()  # guards _entries and counters
+        self._key_locks: dict[str, threading.Lock] = {}  # one load at a time per model
+        self._entries: "OrderedDict[str, _Entry]" = OrderedDict()  # LRU order, oldest first
+        self._counters = dict(loads=0, unloads=0, evictions=0, oom_recoveries=0, cache_hits=0,
+                              swaps_in=0, cpu_fallbacks=0)
+        self._load_times: list[float] = []
+        self._swap_times: list[float] = []
+        logger.info("LOW_VRAM env=%s parsed=%s", self.settings.raw("low_vram"), self.low_vram_mode)
+        if self.low_vram_mode:
+            logger.info("LOW VRAM MODE: ENABLED - models are loaded per job and taken off the GPU "
+                        "afterwards (VRAM_OFFLOAD=%s)", self.offload)
+        else:
+            logger.info("NORMAL MODE: models stay resident in VRAM after first load")
+
+    # ------------------------------------------------------------------ public API
+    @contextmanager
+    def load_model(self, key: str, load_fn: LoadFn, device: str = "cuda",
+                   size_mb: Optional[float] = None) -> Iterator[Any]:
+        """Yield model ``key`` on ``device`` (loading it with ``load_fn(device)`` if needed).
+
+        On exit (exceptions included) LOW_VRAM takes it off the GPU; normal mode keeps it.
+        ``size_mb`` is the expected size for the budget check before a first load.
+        """
+        entry = self._acquire(key, load_fn, device, size_mb)
+        try:
+            yield entry.model
+        finally:
+            self._release(entry)
+
+    def run(self, key: str, load_fn: LoadFn, job_fn: Callable[[Any, str], Any],
+            device: str = "cuda", size_mb: Optional[float] = None) -> Any:
+        """Run ``job_fn(model, device)`` with OOM recovery for inference.
+
+        OOM: evict other idle models, empty the cache, retry once on the same device;
+        then move this model to CPU and run there if allowed, else raise ``VramError``.
+        """
+        entry = self._acquire(key, load_fn, device, size_mb)
+        try:
+            try:
+                return job_fn(entry.model, entry.device)
+            except self.backend.oom_errors as exc:
+                if entry.device == "cpu":
+                    raise
+                logger.warning("CUDA OOM during inference with '%s': %s; evicting other models "
+                               "and retrying once", key, _first_line(exc))
+            self._recover_from_oom(exclude=key)
+            try:
+                result = job_fn(entry.model, entry.device)
+                self._count("oom_recoveries")
+                return result
+            except self.backend.oom_errors as exc:
+                reason = _first_line(exc)
+            self._to_cpu_or_raise(entry, "inference", reason)
+            result = job_fn(entry.model, entry.device)
+            self._count("oom_recoveries")
+            return result
+        finally:
+            self._release(entry)
+
+    def unload(self, key: str) -> bool:
+        """Free model ``key`` entirely (GPU and host copy). False if unknown or in use."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry.in_use:
+                return False
+            self._free(entry, reason="unload requested")
+            return True
+
+    def clear(self) -> None:
+        """Free every idle model (worker shutdown, tests)."""
+        with self._lock:
+            for key in list(self._entries):
+                self.unload(key)
+
+    def resident(self) -> list[str]:
+        with self._lock:
+            return list(self._entries)
+
+    def stats(self) -> dict:
+        """Snapshot of memory figures, resident models and counters (JSON-serialisable)."""
+        gpu = self._gpu_available()
+        free = total = None
+        if gpu:
+            free, total = self.backend.mem_get_info()
+        with self._lock:
+            now = time.monotonic()
+            models = [dict(key=e.key, device=e.device, size_mb=round(e.size_mb, 1),
+                           parked=e.parked, in_use=e.in_use,
+                           last_used_s_ago=round(now - e.last_used, 3))
+                      for e in self._entries.values()]
+            return dict(
+                available=gpu, low_vram_mode=self.low_vram_mode, offload=self.offload,
+                device="cuda" if gpu else "cpu",
+                allocated_mb=_r(self.backend.allocated_mb()) if gpu else 0.0,
+                reserved_mb=_r(self.backend.reserved_mb()) if gpu else 0.0,
+                free_mb=_r(free), total_mb=_r(total), reserve_mb=self.reserve_mb,
+                resident_models=models, **self._counters,
+                mean_load_s=_mean(self._load_times), mean_swap_s=_mean(self._swap_times),
+            )
+
+    # ------------------------------------------------------------------ acquire/release
+    def _key_lock(self, key: str) -> threading.Lock:
+        with self._lock:
+            return self._key_locks.setdefault(key, threading.Lock())
+
+    def _acquire(self, key: str, load_fn: LoadFn, device: str, size_mb: Optional[float]) -> _Entry:
+        device = "cuda" if device.startswith("cuda") else device
+        if device == "cuda" and not self._gpu_available():
+            device = "cpu"  # select_device already decided policy; never crash on a stale choice
+        with self._key_lock(key):  # two threads never load the same model twice
+            with self._lock:
+                entry = self._entries.get(key)
+                if entry is not None:
+                    entry.in_use += 1  # pin it: eviction only takes idle models
+            if entry is None:
+                entry = self._load_fresh(key, load_fn, device, size_mb)
+            elif entry.device != device:
+                try:
+                    self._swap_in(entry, device)
+                except BaseException:
+                    self._release(entry)  # unpin: a failed swap must not leak a reference
+                    raise
+            else:
+                self._count("cache_hits")
+                logger.debug("model '%s' cache hit on %s", key, device)
+            entry.last_used = time.monotonic()
+            with self._lock:
+                self._entries.move_to_end(key)
+            return entry
+
+    def _release(self, entry: _Entry) -> None:
+        with self._lock:
+            entry.in_use -= 1
+            entry.last_used = time.monotonic()
+            if self._entries.get(entry.key) is not entry:
+                return  # already freed (e.g. after an unrecoverable OOM)
+            if not self.low_vram_mode or entry.in_use > 0:
+                return
+            if self.offload == "cpu":
+                self._park(entry, reason="LOW_VRAM job done")
+            else:
+                self._free(entry, reason="LOW_VRAM job done")
+
+    # ------------------------------------------------------------------ loading
+    def _load_fresh(self, key: str, load_fn: LoadFn, device: str,
+                    size_mb: Optional[float]) -> _Entry:
+        if device == "cuda":
+            self._make_room(size_mb or 0.0, exclude=key)
+        mode = "LOW_VRAM: loading" if self.low_vram_mode else "loading"
+        logger.info("%s model '%s' onto %s...", mode, key, device)
+        before = self._allocated()
+        start = time.perf_counter()
+        try:
+            model = load_fn(device)
+        except self.backend.oom_errors as exc:
+            model, device = self._load_after_oom(key, load_fn, device, _first_line(exc))
+        elapsed = time.perf_counter() - start
+        entry = _Entry(key=key, model=model, device=device, size_mb=model_size_mb(model), in_use=1)
+        with self._lock:
+            self._entries[key] = entry
+            self._counters["loads"] += 1
+            self._load_times.append(elapsed)
+        after = self._allocated()
+        if device == "cuda":
+            logger.info("model '%s' loaded on cuda in %.2f s: size %.1f MB, VRAM allocated after "
+                        "load %.1f MB (+%.1f MB)", key, elapsed, entry.size_mb, after, after - before)
+        else:
+            logger.info("model '%s' loaded on cpu in %.2f s: size %.1f MB", key, elapsed,
+                        entry.size_mb)
+        return entry
+
+    def _load_after_oom(self, key: str, load_fn: LoadFn, device: str, reason: str):
+        logger.warning("CUDA OOM loading '%s': %s; evicting other models and retrying once",
+                       key, reason)
+        self._recover_from_oom(exclude=key)
+        try:
+            model = load_fn(device)
+            self._count("oom_recoveries")
+            return model, device
+        except self.backend.oom_errors as exc:
+            reason = _first_line(exc)
+        self._empty_cache()  # whatever the failed load allocated must not stay stranded
+        if not self.fallback_to_cpu:
+            raise VramError(f"CUDA out of memory loading '{key}' after evicting all other models "
+                            f"({reason}); DEVICE_FALLBACK_TO_CPU=false") from None
+        logger.warning("loading '%s' on CPU after repeated CUDA OOM (DEVICE_FALLBACK_TO_CPU=true)",
+                       key)
+        model = load_fn("cpu")
+        self._count("oom_recoveries")
+        self._count("cpu_fallbacks")
+        return model, "cpu"
+
+    def _swap_in(self, entry: _Entry, device: str) -> None:
+        """Bring a parked (host RAM) model back: a copy, not a checkpoint read."""
+        if device == "cuda":
+            self._make_room(entry.size_mb, exclude=entry.key)
+        before = self._allocated()
+        start = time.perf_counter()
+        try:
+            entry.model = _move(entry.model, device)
+        except self.backend.oom_errors as exc:
+            logger.warning("CUDA OOM swapping '%s' back: %s; evicting and retrying once",
+                           entry.key, _first_line(exc))
+            self._recover_from_oom(exclude=entry.key)
+            try:
+                entry.model = _move(entry.model, device)
+            except self.backend.oom_errors as exc2:
+                self._to_cpu_or_raise(entry, "swap-in", _first_line(exc2))
+                return
+            self._count("oom_recoveries")
+        elapsed = time.perf_counter() - start
+        entry.device, entry.parked = device, False
+        with self._lock:
+            self._counters["swaps_in"] += 1
+            self._swap_times.append(elapsed)
+        logger.info("model '%s' swapped back onto %s from host RAM in %.3f s: VRAM allocated "
+                    "%.1f MB (+%.1f MB)", entry.key, device, elapsed, self._allocated(),
+                    self._allocated() - before)
+
+    def _to_cpu_or_raise(self, entry: _Entry, stage: str, reason: str) -> None:
+        if not self.fallback_to_cpu:
+            with self._lock:
+                self._park(entry, reason=f"OOM during {stage}") if self.offload == "cpu" \
+                    else self._free_gpu_copy(entry)
+            raise VramError(f"CUDA out of memory during {stage} of '{entry.key}' after retry "
+                            f"({reason}); DEVICE_FALLBACK_TO_CPU=false")
+        logger.warning("moving '%s' to CPU after repeated CUDA OOM during %s", entry.key, stage)
+        entry.model = _move(entry.model, "cpu")
+        entry.device = "cpu"
+        self._empty_cache()
+        self._count("cpu_fallbacks")
+
+    # ------------------------------------------------------------------ freeing
+    def _make_room(self, need_mb: float, exclude: str) -> None:
+        """Evict idle GPU models, LRU first, until need_mb fits under the reserve."""
+        if not self._gpu_available():
+            return
+        while self._headroom() < need_mb:
+            victim = self._lru_victim(exclude)
+            if victim is None:
+                logger.warning("need %.1f MB for '%s' but only %.1f MB free above the %d MB "
+                               "reserve and nothing idle to evict", need_mb, exclude,
+                               self._headroom(), self.reserve_mb)
+                return
+            logger.info("evicting '%s' (LRU, %.1f MB) to make room for '%s' (%.1f MB)",
+                        victim.key, victim.size_mb, exclude, need_mb)
+            self._count("evictions")
+            self._evict(victim)
+            self._wait_for_release(need_mb)
+
+    def _headroom(self) -> float:
+        free, _ = self.backend.mem_get_info()
+        return free - self.reserve_mb
+
+    def _lru_victim(self, exclude: str) -> Optional[_Entry]:
+        with self._lock:
+            for entry in self._entries.values():  # oldest first
+                if entry.key != exclude and entry.device == "cuda" and entry.in_use == 0:
+                    return entry
+        return None
+
+    def _evict(self, entry: _Entry) -> None:
+        with self._lock:
+            if self.offload == "cpu":
+                self._park(entry, reason="evicted")
+            else:
+                self._free(entry, reason="evicted")
+
+    def _recover_from_oom(self, exclude: str) -> None:
+        while (victim := self._lru_victim(exclude)) is not None:
+            self._count("evictions")
+            self._evict(victim)
+        self._empty_cache()
+
+    def _park(self, entry: _Entry, reason: str) -> None:
+        """Move a model's weights to host RAM (VRAM_OFFLOAD=cpu)."""
+        if entry.device == "cpu":
+            entry.parked = True
+            return
+        before = self._allocated()
+        logger.info("LOW_VRAM: unloading model '%s' from VRAM to host RAM (%s)...", entry.key, reason)
+        entry.model = _move(entry.model, "cpu")
+        entry.device, entry.parked = "cpu", True
+        self._empty_cache()
+        self._after_unload(entry.key, before)
+
+    def _free_gpu_copy(self, entry: _Entry) -> None:
+        self._free(entry, reason="OOM")
+
+    def _free(self, entry: _Entry, reason: str) -> None:
+        """Drop every reference the manager holds, then collect and empty the CUDA cache."""
+        on_gpu = entry.device == "cuda"
+        before = self._allocated()
+        logger.info("LOW_VRAM: unloading model '%s' from %s (%s, freed entirely)...", entry.key,
+                    entry.device, reason)
+        self._entries.pop(entry.key, None)
+        entry.model = None
+        gc.collect()
+        if on_gpu:
+            self._empty_cache()
+        self._after_unload(entry.key, before)
+
+    def _after_unload(self, key: str, before: float) -> None:
+        self._counters["unloads"] += 1
+        after = self._allocated()
+        if self._gpu_available():
+            logger.info("VRAM freed by '%s': %.1f MB (before=%.1f MB, after=%.1f MB)", key,
+                        before - after, before, after)
+        else:
+            logger.info("model '%s' unloaded (no CUDA: nothing to free on a GPU)", key)
+
+    def _wait_for_release(self, need_mb: float) -> None:
+        """After freeing, wait (bounded) until the driver reports the memory back."""
+        deadline = time.monotonic() + self.settings.vram_release_timeout_s
+        while self._headroom() < need_mb and time.monotonic() < deadline:
+            if self._lru_victim(exclude="") is not None:
+                return  # more can be evicted: let _make_room continue instead of waiting
+            time.sleep(0.05)
+
+    # ------------------------------------------------------------------ helpers
+    def _gpu_available(self) -> bool:
+        return self.backend.available()
+
+    def _allocated(self) -> float:
+        return self.backend.allocated_mb() if self._gpu_available() else 0.0
+
+    def _empty_cache(self) -> None:
+        gc.collect()
+        if self._gpu_available():
+            self.backend.empty_cache()
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            self._counters[name] += 1
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def _r(value: Optional[float]) -> Optional[float]:
+    return None if value is None else round(value, 1)
+
+
+def _mean(values: list[float]) -> Optional[float]:
+    return round(sum(values) / len(values), 4) if values else None
+
+
+_manager: Optional[VramManager] = None
+_manager_lock = threading.Lock()
+
+
+def get_vram_manager(settings: Optional[EngineSettings] = None) -> VramManager:
+    """The process-wide manager (created on first call from the settings)."""
+    global _manager
+    with _manager_lock:
+        if _manager is None:
+            _manager = VramManager(settings)
+        return _manager
+
+
+def reset_vram_manager() -> None:
+    """Forget the singleton after freeing its models (tests, settings reload)."""
+    global _manager
+    with _manager_lock:
+        if _manager is not None:
+            _manager.clear()
+        _manager = None
