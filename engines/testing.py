@@ -163,3 +163,66 @@ def build_tiny_models(dest_dir) -> dict[str, str]:
     env.update(_build_xtts(dest))
     (dest / "tiny_models.json").write_text(json.dumps(env, indent=2), encoding="utf-8")
     return env
+
+
+class FakeGpu:
+    """A simulated GPU for the VRAM manager (same interface as vram.TorchCudaBackend).
+
+    Memory is held by live ``FakeGpuModel`` instances on "cuda" and given back only
+    when they are garbage-collected, so a leaked reference shows up as memory that
+    never comes back - the same failure mode as real VRAM.
+    """
+
+    def __init__(self, total_mb: float = 1000.0) -> None:
+        import torch
+
+        self.total_mb = total_mb
+        self.allocated = 0.0
+        self.oom_errors = (torch.cuda.OutOfMemoryError,)
+        self.empty_cache_calls = 0
+
+    def available(self) -> bool:
+        return True
+
+    def mem_get_info(self) -> tuple[float, float]:
+        return self.total_mb - self.allocated, self.total_mb
+
+    def allocated_mb(self) -> float:
+        return self.allocated
+
+    def reserved_mb(self) -> float:
+        return self.allocated
+
+    def empty_cache(self) -> None:
+        self.empty_cache_calls += 1
+
+    def alloc(self, size_mb: float) -> None:
+        import torch
+
+        if self.allocated + size_mb > self.total_mb:
+            raise torch.cuda.OutOfMemoryError(
+                f"CUDA out of memory. Tried to allocate {size_mb:.0f} MiB "
+                f"({self.total_mb - self.allocated:.0f} MiB free)")
+        self.allocated += size_mb
+
+
+class FakeGpuModel:
+    """A model whose ``.to(device)`` returns a copy, like tensors moving between devices."""
+
+    def __init__(self, size_mb: float, gpu: FakeGpu, device: str = "cpu") -> None:
+        import weakref
+
+        self.size_mb, self.gpu, self.device = size_mb, gpu, device
+        if device == "cuda":
+            gpu.alloc(size_mb)
+            weakref.finalize(self, FakeGpu._release, gpu, size_mb)
+
+    def to(self, device: str) -> "FakeGpuModel":
+        return self if device == self.device else FakeGpuModel(self.size_mb, self.gpu, device)
+
+
+def _fake_release(gpu: FakeGpu, size_mb: float) -> None:
+    gpu.allocated -= size_mb
+
+
+FakeGpu._release = staticmethod(_fake_release)

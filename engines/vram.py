@@ -108,7 +108,6 @@ class VramManager:
                               swaps_in=0, cpu_fallbacks=0)
         self._load_times: list[float] = []
         self._swap_times: list[float] = []
-        logger.info("LOW_VRAM env=%s parsed=%s", self.settings.raw("low_vram"), self.low_vram_mode)
         if self.low_vram_mode:
             logger.info("LOW VRAM MODE: ENABLED - models are loaded per job and taken off the GPU "
                         "afterwards (VRAM_OFFLOAD=%s)", self.offload)

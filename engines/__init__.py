@@ -1,0 +1,86 @@
+"""avops TTS runtime: device selection, CUDA check, VRAM manager, F5-TTS and XTTS engines.
+
+Importing ``engines`` (or ``engines.settings`` / ``engines.profiles``) does not import
+torch: the API process validates settings and profile names without the ML stack.
+Everything heavy is imported lazily by the module that needs it.
+
+Worker usage::
+
+    from engines import get_engine, get_vram_manager, check_cuda
+
+    check_cuda()                                   # logs the GPU report once at startup
+    engine = get_engine("f5tts")                   # or "xtts"; settings from the environment
+    engine.load()                                  # normal mode: warm cache; LOW_VRAM: checks files
+    voice = engine.prepare_voice("ref.wav", ref_text="...", language="pt")
+    result = engine.synthesize("Olá mundo", voice, language="pt", profile="f5tts_balanced")
+    result.waveform, result.sample_rate, result.device, result.timings
+    get_vram_manager().stats()                     # memory figures, resident models, counters
+
+Public API (all lazily imported):
+
+* ``get_engine(name, settings=None, vram_manager=None, device=None) -> TtsEngine``
+* ``get_vram_manager(settings=None) -> VramManager``; ``reset_vram_manager()``
+* ``VramManager.load_model(key, load_fn, device="cuda", size_mb=None)`` (context manager),
+  ``.run(key, load_fn, job_fn, device, size_mb)``, ``.unload(key)``, ``.clear()``, ``.stats()``
+* ``select_device(requested, fallback_to_cpu=True) -> "cuda" | "cpu"``
+* ``check_cuda(log=True) -> CudaReport`` (``python -m engines.cuda_check --json``)
+* ``get_settings() -> EngineSettings``, ``load_settings(**overrides)``
+* ``PROFILES``, ``get_profile(name, engine)``, ``profile_names(engine)``
+* types: ``TtsEngine``, ``VoiceConditioning``, ``SynthesisResult``
+* errors: ``EngineError``, ``EngineConfigError``, ``DeviceUnavailableError``, ``VramError``,
+  ``ReferenceAudioError``, ``SynthesisError``
+* ``engines.testing.build_tiny_models(dest_dir) -> dict`` of env vars (tests only)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from engines.errors import (  # noqa: F401  (light, always available)
+    DeviceUnavailableError,
+    EngineConfigError,
+    EngineError,
+    ReferenceAudioError,
+    SynthesisError,
+    VramError,
+)
+
+ENGINE_NAMES = ("f5tts", "xtts")
+
+_LAZY = {
+    "EngineSettings": "engines.settings", "get_settings": "engines.settings",
+    "load_settings": "engines.settings",
+    "select_device": "engines.device",
+    "check_cuda": "engines.cuda_check", "CudaReport": "engines.cuda_check",
+    "VramManager": "engines.vram", "get_vram_manager": "engines.vram",
+    "reset_vram_manager": "engines.vram",
+    "PROFILES": "engines.profiles", "get_profile": "engines.profiles",
+    "profile_names": "engines.profiles",
+    "TtsEngine": "engines.base", "VoiceConditioning": "engines.base",
+    "SynthesisResult": "engines.base",
+    "F5TtsEngine": "engines.f5tts", "XttsEngine": "engines.xtts",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engines' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def get_engine(name: str, settings: Any = None, vram_manager: Any = None, device: Any = None):
+    """Build the engine ``name`` ('f5tts' or 'xtts') sharing the process-wide VRAM manager."""
+    key = name.strip().lower().replace("-", "").replace("_", "")
+    if key == "f5tts":
+        from engines.f5tts import F5TtsEngine as cls
+    elif key == "xtts":
+        from engines.xtts import XttsEngine as cls
+    else:
+        raise EngineConfigError(f"engine: unknown engine {name!r}; accepted: {', '.join(ENGINE_NAMES)}")
+    return cls(settings=settings, vram_manager=vram_manager, device=device)
+
+
+__all__ = ["get_engine", "ENGINE_NAMES", *_LAZY, "EngineError", "EngineConfigError",
+           "DeviceUnavailableError", "VramError", "ReferenceAudioError", "SynthesisError"]

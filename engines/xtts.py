@@ -1,0 +1,140 @@
+"""XTTS engine on coqui-tts's ``TTS.tts.models.xtts.Xtts``.
+
+Loads with ``Xtts.load_checkpoint`` from a model directory (config.json, model.pth,
+vocab.json, as released), conditions on reference audio decoded by soundfile (not
+``Xtts.get_conditioning_latents``, which calls ``torchaudio.load``) and generates with
+``Xtts.inference``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from engines.audio import load_reference
+from engines.base import SynthesisResult, VoiceConditioning, check_text, finish_waveform
+from engines.device import select_device
+from engines.errors import EngineConfigError, SynthesisError
+from engines.profiles import get_profile
+from engines.settings import EngineSettings, get_settings
+
+logger = logging.getLogger(__name__)
+
+REFERENCE_SR = 22050  # XTTS conditioning encoders run at 22.05 kHz
+MAX_REFERENCE_S = 30.0  # Xtts.get_conditioning_latents' default max_ref_length
+GPT_COND_LEN_S = 6  # seconds per conditioning chunk (coqui default)
+REQUIRED_FILES = ("config.json", "model.pth", "vocab.json")
+
+
+class XttsEngine:
+    name = "xtts"
+
+    def __init__(self, settings: Optional[EngineSettings] = None, vram_manager: Any = None,
+                 device: Optional[str] = None) -> None:
+        self.settings = settings or get_settings()
+        if vram_manager is None:
+            from engines.vram import get_vram_manager
+
+            vram_manager = get_vram_manager(self.settings)
+        self.vram = vram_manager
+        self.device = select_device(device or self.settings.xtts_device,
+                                    self.settings.device_fallback_to_cpu)
+        logger.info("XttsEngine initializing on device: %s", self.device)
+        self.model_dir = self._check_dir(self.settings.xtts_dir)
+        self._languages = self._read_languages()
+
+    # ------------------------------------------------------------------ protocol
+    def load(self) -> None:
+        if not self.settings.low_vram:
+            with self.vram.load_model(self.name, self._load, self.device, self._size_mb()):
+                pass
+
+    def prepare_voice(self, ref_audio_path, ref_text: Optional[str] = None,
+                      language: Optional[str] = None) -> VoiceConditioning:
+        ref = load_reference(ref_audio_path, REFERENCE_SR, MAX_REFERENCE_S)
+
+        def job(model, device: str):
+            import torch
+
+            audio = torch.from_numpy(ref.samples)[None]
+            latents = model.get_gpt_cond_latents(audio, REFERENCE_SR, length=int(MAX_REFERENCE_S),
+                                                 chunk_length=GPT_COND_LEN_S)
+            speaker = model.get_speaker_embedding(audio, REFERENCE_SR)
+            # CPU copies: the voice outlives the model's stay on the GPU.
+            return latents.detach().cpu(), speaker.detach().cpu()
+
+        latents, speaker = self.vram.run(self.name, self._load, job, self.device, self._size_mb())
+        return VoiceConditioning(self.name, {"gpt_cond_latent": latents, "speaker_embedding": speaker},
+                                 str(ref_audio_path), ref_text, language, ref.duration_s)
+
+    def synthesize(self, text: str, voice: VoiceConditioning, language: Optional[str] = None,
+                   profile: Optional[str] = None) -> SynthesisResult:
+        text = check_text(text)
+        prof = get_profile(profile, self.name)
+        lang = self._check_language(language or voice.language or "en")
+        start = time.perf_counter()
+        timings: dict[str, float] = {}
+
+        def job(model, device: str):
+            timings["load_s"] = time.perf_counter() - start
+            split = len(text) > model.tokenizer.char_limits.get(lang, 250)
+            out = model.inference(
+                text, lang, voice.data["gpt_cond_latent"], voice.data["speaker_embedding"],
+                temperature=prof.temperature, top_p=prof.top_p, top_k=prof.top_k,
+                repetition_penalty=prof.repetition_penalty, length_penalty=prof.length_penalty,
+                speed=prof.speed, enable_text_splitting=split)
+            return out["wav"], device, model.args.output_sample_rate
+
+        wave, device, sr = self.vram.run(self.name, self._load, job, self.device, self._size_mb())
+        timings["total_s"] = time.perf_counter() - start
+        timings["infer_s"] = timings["total_s"] - timings.get("load_s", 0.0)
+        result = SynthesisResult(finish_waveform(wave), sr, device, timings)
+        logger.info("XttsEngine synthesis complete: duration=%.2fs bytes=%d device=%s low_vram=%s "
+                    "profile=%s took=%.2fs", result.duration_s, result.waveform.nbytes, device,
+                    self.settings.low_vram, prof.name, timings["total_s"])
+        return result
+
+    def unload(self) -> None:
+        self.vram.unload(self.name)
+
+    # ------------------------------------------------------------------ internals
+    def _load(self, device: str):
+        from engines._torchaudio import import_torchaudio
+
+        import_torchaudio()
+        from TTS.tts.configs.xtts_config import XttsConfig
+        from TTS.tts.models.xtts import Xtts
+
+        config = XttsConfig()
+        config.load_json(str(self.model_dir / "config.json"))
+        model = Xtts.init_from_config(config)
+        # Loads onto CPU (map_location=cpu), then one move to the target device.
+        model.load_checkpoint(config, checkpoint_dir=str(self.model_dir), eval=True)
+        return model.to(device)
+
+    @staticmethod
+    def _check_dir(model_dir: Path) -> Path:
+        missing = [f for f in REQUIRED_FILES if not (Path(model_dir) / f).is_file()]
+        if missing:
+            raise EngineConfigError(f"XTTS_MODEL_DIR: {model_dir} lacks {', '.join(missing)} "
+                                    "(set XTTS_MODEL_DIR or MODELS_DIR)")
+        return Path(model_dir)
+
+    def _read_languages(self) -> list[str]:
+        import json
+
+        cfg = json.loads((self.model_dir / "config.json").read_text(encoding="utf-8"))
+        return list(cfg.get("languages") or [])
+
+    def _check_language(self, language: str) -> str:
+        lang = language.strip().lower()
+        base = "zh-cn" if lang.startswith("zh") else lang.split("-")[0]
+        if self._languages and base not in self._languages:
+            raise SynthesisError(f"language: {language!r} not supported by this XTTS model; "
+                                 f"accepted: {', '.join(self._languages)}")
+        return base
+
+    def _size_mb(self) -> float:
+        return (self.model_dir / "model.pth").stat().st_size / 2**20
