@@ -1,0 +1,3 @@
+from audiovoice_ops.cli import main
+
+main()

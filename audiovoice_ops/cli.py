@@ -1,0 +1,80 @@
+"""``avops`` entry point. Each command lives in its own module under ``audiovoice_ops.commands``;
+this file only wires them and turns typed errors into one line and an exit code.
+
+Importing this module must stay cheap: no Docker SDK, no NVML, never torch (a test checks).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from audiovoice_ops import __version__
+from audiovoice_ops.commands import env as env_cmd
+from audiovoice_ops.commands import status as status_cmd
+from audiovoice_ops.commands.common import GlobalOptions, err_console, print_json
+from audiovoice_ops.core.errors import AvopsError, ExitCode
+
+app = typer.Typer(
+    name="avops",
+    help="Operate the audio-voice TTS stack: containers, environment, GPU and VRAM.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"avops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="Compose file (default docker/compose.yml; env AVOPS_COMPOSE_FILE).")] = None,
+    env_file: Annotated[Path | None, typer.Option("--env-file", help="The stack's .env file (default .env; env AVOPS_ENV_FILE).")] = None,
+    project_name: Annotated[str | None, typer.Option("--project-name", "-p", help="Project name (default: the compose file's name:; env AVOPS_PROJECT_NAME).")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    ctx.obj = GlobalOptions(compose_file=file, env_file=env_file, project_name=project_name)
+
+
+app.command("status")(status_cmd.status)
+app.command("env")(env_cmd.env)
+
+
+def main() -> None:
+    try:
+        app()
+    except AvopsError as exc:
+        sys.exit(report_error(exc.message, exc.hint, exc.exit_code))
+    except KeyboardInterrupt:
+        sys.exit(report_error("interrupted", None, ExitCode.INTERRUPTED))
+    except Exception as exc:  # Docker SDK and pydantic errors that escaped a command
+        if _is_expected(exc):
+            sys.exit(report_error(_one_line(exc), None, ExitCode.OPERATION_FAILED))
+        raise
+
+
+def report_error(message: str, hint: str | None, code: int) -> int:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    if hint:
+        err_console.print(f"[dim]hint:[/] {hint}", highlight=False, soft_wrap=True)
+    if "--json" in sys.argv:
+        print_json({"error": message, "hint": hint, "exit_code": int(code)})
+    return int(code)
+
+
+def _is_expected(exc: Exception) -> bool:
+    module = type(exc).__module__
+    return module.startswith(("docker.", "pydantic", "requests.", "urllib3."))
+
+
+def _one_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"

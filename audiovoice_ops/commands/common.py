@@ -1,0 +1,72 @@
+"""What every command shares: the global options, loading the stack, the Docker client, output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+
+from audiovoice_ops.core.settings import AvopsSettings, load_settings, process_environment
+
+if TYPE_CHECKING:
+    import docker
+
+    from audiovoice_ops.core.stack import Stack
+
+console = Console()
+err_console = Console(stderr=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+
+
+@dataclass
+class GlobalOptions:
+    """Options given before the command (``avops -f other.yml status``); None means "not given"."""
+
+    compose_file: Path | None = None
+    env_file: Path | None = None
+    project_name: str | None = None
+
+    def settings(self, **command_overrides: object) -> AvopsSettings:
+        return load_settings(compose_file=self.compose_file, env_file=self.env_file,
+                             project_name=self.project_name, **command_overrides)
+
+
+def global_options(ctx: typer.Context) -> GlobalOptions:
+    return ctx.find_root().obj or GlobalOptions()
+
+
+def load_stack_from(settings: AvopsSettings, require_env_file: bool = False) -> Stack:
+    from audiovoice_ops.core.stack import load_stack
+
+    return load_stack(settings.compose_file, settings.env_file, process_environment(),
+                      project_name=settings.project_name, require_env_file=require_env_file)
+
+
+def docker_client(settings: AvopsSettings) -> docker.DockerClient:
+    from audiovoice_ops.core.dockerclient import connect
+
+    return connect(settings.docker_host)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def format_duration(seconds: float | None) -> str:
+    """``93784`` -> ``1d2h``: the two largest units, like ``docker ps``'s "Up" column."""
+    if seconds is None:
+        return "-"
+    remaining, parts = int(seconds), []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if remaining >= size or (unit == "s" and not parts):
+            parts.append(f"{remaining // size}{unit}")
+            remaining %= size
+        if len(parts) == 2:
+            break
+    return "".join(parts)

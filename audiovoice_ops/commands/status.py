@@ -1,0 +1,57 @@
+"""``avops status``: one row per container, and the invariants (one per service, no orphans, no squatters)."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from audiovoice_ops.commands.common import (
+    JsonOption, console, docker_client, format_duration, global_options, load_stack_from, print_json,
+)
+from audiovoice_ops.core.errors import ExitCode
+
+HEALTH_STYLE = {"healthy": "green", "starting": "yellow", "unhealthy": "red"}
+
+
+def status(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Show each service's container, state, health, image, uptime and GPU; check the invariants.
+
+    Exit 1 when an invariant fails (missing or duplicate container, orphan, squatter, unhealthy).
+    """
+    from audiovoice_ops.core.status import build_status
+
+    settings = global_options(ctx).settings()
+    stack = load_stack_from(settings)
+    report = build_status(docker_client(settings), stack)
+    if json_output:
+        print_json(report.to_dict())
+    else:
+        render(report)
+    raise typer.Exit(ExitCode.OK if report.ok else ExitCode.CHECK_FAILED)
+
+
+def render(report) -> None:
+    table = Table(title=f"project {report.project}", title_justify="left")
+    for column in ("service", "container", "state", "health", "image", "uptime", "gpu"):
+        table.add_column(column)
+    for row in report.rows:
+        health = row.health or "-"
+        if row.health_output:
+            health += f"\n[dim]{row.health_output.splitlines()[-1][:80]}[/]"
+        table.add_row(
+            row.service, row.container,
+            f"[{'green' if row.state == 'running' else 'red'}]{row.state}[/]",
+            f"[{HEALTH_STYLE.get(row.health or '', 'white')}]{health}[/]",
+            row.image, format_duration(row.uptime_seconds), gpu_cell(row.gpu, row.gpu_requested),
+        )
+    console.print(table)
+    for problem in report.problems:
+        console.print(f"[red]✗[/] {problem.message}")
+    if report.ok:
+        console.print("[green]✓[/] one container per service, no orphans, no squatters")
+
+
+def gpu_cell(granted: bool, requested: bool) -> str:
+    if granted:
+        return "[green]yes[/]"
+    return "[yellow]no (CPU fallback)[/]" if requested else "no"

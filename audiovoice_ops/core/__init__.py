@@ -1,0 +1,1 @@
+"""The avops library: everything a command needs, with no printing."""

@@ -1,0 +1,78 @@
+"""``.env`` files, read with Compose's rules.
+
+Parsing is python-dotenv's (comments, single/double quotes, ``export``, multi-line values); on top of
+it we report malformed lines with their line number, because dotenv only logs them and moves on, and
+we interpolate unquoted and double-quoted values like Compose does (single quotes are literal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from dotenv.parser import parse_stream
+
+from audiovoice_ops.core.errors import ConfigError, EnvFileError
+from audiovoice_ops.core.interpolation import InterpolationError, interpolate_string
+
+TRUE_SPELLINGS = ("true", "1", "yes", "on")
+FALSE_SPELLINGS = ("false", "0", "no", "off")
+
+
+def read_env_file(path: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Parse ``path`` into a dict. ``environ`` supplies values for bare ``KEY`` lines and for
+    ``${VAR}`` references to variables the file itself does not define."""
+    environ = environ or {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise EnvFileError(f"env file not found: {path}", hint="cp .env.example .env") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EnvFileError(f"cannot read env file {path}: {exc}") from None
+    return parse_env_text(text, source=str(path), environ=environ)
+
+
+def parse_env_text(text: str, source: str, environ: Mapping[str, str]) -> dict[str, str]:
+    import io
+
+    values: dict[str, str] = {}
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            raw = binding.original.string
+            # dotenv counts a binding from the blank lines before it; name the offending line itself.
+            line = binding.original.line + (len(raw) - len(raw.lstrip("\n")))
+            snippet = raw.strip().splitlines()[0][:60]
+            raise EnvFileError(
+                f"{source}:{line}: malformed line {snippet!r}",
+                hint="expected KEY=VALUE (comments start with #)",
+            )
+        if binding.key is None:
+            continue  # blank line or comment
+        if binding.value is None:  # bare KEY: taken from the shell, like Compose
+            if binding.key in environ:
+                values[binding.key] = environ[binding.key]
+            continue
+        values[binding.key] = _expand(binding, values, environ, source)
+    return values
+
+
+def _expand(binding, defined: dict[str, str], environ: Mapping[str, str], source: str) -> str:
+    raw_value = binding.original.string.split("=", 1)[1].lstrip()
+    if raw_value.startswith("'"):
+        return binding.value  # single-quoted: literal
+    lookup = {**environ, **defined}
+    try:
+        return interpolate_string(binding.value, lookup)
+    except InterpolationError as exc:
+        raise EnvFileError(f"{source}:{binding.original.line}: {exc}") from None
+
+
+def parse_bool(name: str, value: str) -> bool:
+    """Parse a boolean flag such as LOW_VRAM with the spellings avops and the engines accept."""
+    lowered = value.strip().lower()
+    if lowered in TRUE_SPELLINGS:
+        return True
+    if lowered in FALSE_SPELLINGS:
+        return False
+    accepted = "/".join(TRUE_SPELLINGS + FALSE_SPELLINGS)
+    raise ConfigError(f"{name}={value!r} is not a boolean; accepted values: {accepted}")

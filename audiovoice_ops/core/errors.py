@@ -1,0 +1,60 @@
+"""Typed errors. Each carries the exit code the CLI returns and a one-line fix.
+
+The CLI turns any ``AvopsError`` into one red line plus a hint and exits with ``exit_code``; it never
+prints a traceback for them.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Documented exit codes (README, "Exit codes")."""
+
+    OK = 0
+    CHECK_FAILED = 1  # an invariant, drift or health check failed: the command ran, the answer is "no"
+    USAGE = 2  # bad option or argument (click's own code)
+    CONFIG = 3  # compose file or .env missing or invalid
+    DOCKER_UNAVAILABLE = 4  # daemon unreachable or socket permission denied
+    OPERATION_FAILED = 5  # build, start or wait failed
+    LOCKED = 6  # another avops process is changing this project
+    INTERRUPTED = 130  # Ctrl-C
+
+
+class AvopsError(Exception):
+    exit_code: ExitCode = ExitCode.OPERATION_FAILED
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(AvopsError):
+    """The compose file, .env file or an option value is wrong."""
+
+    exit_code = ExitCode.CONFIG
+
+
+class ComposeFileError(ConfigError):
+    pass
+
+
+class EnvFileError(ConfigError):
+    pass
+
+
+class DockerUnavailable(AvopsError):
+    exit_code = ExitCode.DOCKER_UNAVAILABLE
+
+
+class OperationFailed(AvopsError):
+    exit_code = ExitCode.OPERATION_FAILED
+
+
+class ProjectLocked(AvopsError):
+    exit_code = ExitCode.LOCKED

@@ -1,0 +1,89 @@
+"""What the Docker Engine holds for a project, sorted against the stack model.
+
+- service containers: project label, service in the file, not one-off;
+- orphans: project label, service no longer in the file;
+- one-offs: ``docker compose run`` containers (``oneoff=True``);
+- squatters: containers *without* the project label whose name is a service's ``container_name``
+  or starts with the project's name (the old cleanup script's "unknown containers" check).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from audiovoice_ops.core import labels as L
+from audiovoice_ops.core.containers import ContainerView
+from audiovoice_ops.core.stack import Stack
+
+if TYPE_CHECKING:
+    import docker
+
+
+@dataclass
+class Squatter:
+    id: str
+    name: str
+    reason: str
+
+
+@dataclass
+class Inventory:
+    services: dict[str, list[ContainerView]] = field(default_factory=dict)
+    orphans: list[ContainerView] = field(default_factory=list)
+    oneoffs: list[ContainerView] = field(default_factory=list)
+    squatters: list[Squatter] = field(default_factory=list)
+
+    @property
+    def all_project_containers(self) -> list[ContainerView]:
+        owned = [c for group in self.services.values() for c in group]
+        return owned + self.orphans + self.oneoffs
+
+
+def project_containers(client: docker.DockerClient, project: str) -> list[ContainerView]:
+    found = client.api.containers(all=True, filters={"label": L.project_filter(project)})
+    views = []
+    for summary in found:
+        try:
+            views.append(ContainerView.from_attrs(client.api.inspect_container(summary["Id"])))
+        except _not_found():
+            continue  # removed between list and inspect
+    return sorted(views, key=lambda c: (c.service or "", c.number, c.name))
+
+
+def take_inventory(client: docker.DockerClient, stack: Stack) -> Inventory:
+    inventory = Inventory(services={name: [] for name in stack.services})
+    for view in project_containers(client, stack.project):
+        if view.oneoff:
+            inventory.oneoffs.append(view)
+        elif view.service in inventory.services:
+            inventory.services[view.service].append(view)
+        else:
+            inventory.orphans.append(view)
+    inventory.squatters = find_squatters(client, stack)
+    return inventory
+
+
+def find_squatters(client: docker.DockerClient, stack: Stack) -> list[Squatter]:
+    reserved = {svc.container_name: name for name, svc in stack.services.items() if svc.container_name}
+    prefixes = (f"{stack.project}-", f"{stack.project}_")
+    squatters = []
+    for summary in client.api.containers(all=True):
+        if (summary.get("Labels") or {}).get(L.PROJECT) == stack.project:
+            continue
+        for name in (n.lstrip("/") for n in summary.get("Names") or []):
+            if name in reserved:
+                reason = f"takes container_name of service {reserved[name]!r}"
+            elif name.startswith(prefixes):
+                reason = f"name starts with the project name {stack.project!r}"
+            else:
+                continue
+            squatters.append(Squatter(id=summary["Id"], name=name, reason=reason))
+            break
+    return sorted(squatters, key=lambda s: s.name)
+
+
+def _not_found() -> type[Exception]:
+    from docker.errors import NotFound
+
+    return NotFound

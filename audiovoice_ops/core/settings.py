@@ -1,0 +1,52 @@
+"""avops configuration: the one place that reads environment variables.
+
+Precedence, highest first: command-line option, ``AVOPS_*`` environment variable, default.
+``DOCKER_HOST`` is honoured (``unix://``, ``tcp://``, ``ssh://user@gpu-host``) so one avops can
+drive a remote GPU host.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from audiovoice_ops.core.errors import ConfigError
+
+GpuMode = Literal["auto", "on", "off"]
+
+
+class AvopsSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AVOPS_", extra="ignore", populate_by_name=True)
+
+    compose_file: Path = Field(Path("docker/compose.yml"), description="Compose file of the stack")
+    env_file: Path = Field(Path(".env"), description="The stack's .env file")
+    project_name: str | None = Field(None, description="Overrides the compose file's `name:`")
+    gpus: GpuMode = Field("auto", description="GPU reservations: auto (fall back to CPU), on, off")
+    timeout: float = Field(300.0, gt=0, description="Seconds to wait for health")
+    docker_host: str | None = Field(
+        None,
+        validation_alias=AliasChoices("AVOPS_DOCKER_HOST", "DOCKER_HOST"),
+        description="Docker Engine address; default: the local socket",
+    )
+
+
+def load_settings(**overrides: object) -> AvopsSettings:
+    """Settings from the environment, with command-line overrides that are not None."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return AvopsSettings(**given)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        name = field if field.isupper() else f"AVOPS_{field.upper()}"
+        raise ConfigError(f"invalid setting {name}={error.get('input')!r}: {error['msg']}") from None
+
+
+def process_environment() -> dict[str, str]:
+    """The shell environment, used for Compose interpolation (``${VAR}``), which by Compose's
+    rules sees every variable, not only ``AVOPS_*`` ones."""
+    return dict(os.environ)

@@ -1,0 +1,176 @@
+"""Load a compose file into a ``Stack``: parse YAML, interpolate, validate, resolve paths.
+
+Compose's rules: variables come from the shell environment, then the ``.env`` file; relative paths
+(build context, env_file, bind mounts) are relative to the compose file's directory; the project
+name is the option, else ``name:``, else the compose directory's name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from audiovoice_ops.core.envfile import read_env_file
+from audiovoice_ops.core.errors import ComposeFileError
+from audiovoice_ops.core.interpolation import InterpolationError, interpolate_tree
+from audiovoice_ops.core.stack.model import ComposeFile, Service
+
+
+@dataclass
+class Stack:
+    """A loaded, validated stack and everything needed to compute what its containers should be."""
+
+    compose_file: Path
+    env_file: Path
+    project: str
+    model: ComposeFile
+    variables: dict[str, str] = field(repr=False)  # interpolation source: .env overlaid by the shell
+
+    @property
+    def project_dir(self) -> Path:
+        return self.compose_file.parent
+
+    @property
+    def services(self) -> dict[str, Service]:
+        return self.model.services
+
+    def service(self, name: str) -> Service:
+        try:
+            return self.model.services[name]
+        except KeyError:
+            known = ", ".join(self.model.services)
+            raise ComposeFileError(f"no service {name!r} in {self.compose_file}", hint=f"services: {known}") from None
+
+    def resolve_path(self, relative: str) -> Path:
+        return (self.project_dir / Path(relative).expanduser()).resolve()
+
+    def effective_environment(self, name: str) -> dict[str, str]:
+        """What the container's environment must contain: env_file values, then `environment:`."""
+        service = self.service(name)
+        env: dict[str, str] = {}
+        for env_file in service.env_file:
+            env.update(read_env_file(self.resolve_path(env_file), self.variables))
+        for key, value in service.environment.items():
+            if value is not None:
+                env[key] = value
+            elif key in self.variables:  # bare KEY: from the shell/.env, like Compose
+                env[key] = self.variables[key]
+        return env
+
+    def config_hash(self, name: str) -> str:
+        """A stable digest of everything that defines the service's container."""
+        payload = {
+            "service": self.service(name).model_dump(mode="json"),
+            "environment": self.effective_environment(name),
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    @cached_property
+    def startup_order(self) -> list[str]:
+        from audiovoice_ops.core.stack.dependencies import startup_order
+
+        return startup_order(self.model)
+
+
+def load_stack(
+    compose_file: Path,
+    env_file: Path,
+    environ: Mapping[str, str],
+    project_name: str | None = None,
+    require_env_file: bool = False,
+) -> Stack:
+    compose_file = compose_file.expanduser().resolve()
+    env_file = env_file.expanduser().resolve()
+    raw = _read_yaml(compose_file)
+    variables = _interpolation_variables(env_file, environ, require_env_file)
+    try:
+        data = interpolate_tree(_drop_extensions(raw), variables)
+    except InterpolationError as exc:
+        raise ComposeFileError(f"{compose_file}: {exc}") from None
+    try:
+        model = ComposeFile.model_validate(data)
+    except ValidationError as exc:
+        raise ComposeFileError(describe_validation_error(compose_file, exc)) from None
+    project = normalize_project_name(project_name or model.name or compose_file.parent.name)
+    return Stack(compose_file=compose_file, env_file=env_file, project=project, model=model, variables=variables)
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ComposeFileError(
+            f"compose file not found: {path}",
+            hint="run avops from the repository root, or pass --file / set AVOPS_COMPOSE_FILE",
+        ) from None
+    except OSError as exc:
+        raise ComposeFileError(f"cannot read compose file {path}: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ComposeFileError(f"{path}{where}: invalid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise ComposeFileError(f"{path}: expected a mapping with a `services:` key")
+    return data
+
+
+def _interpolation_variables(env_file: Path, environ: Mapping[str, str], required: bool) -> dict[str, str]:
+    if not env_file.is_file():
+        if required:
+            read_env_file(env_file)  # raises the "not found" error with its hint
+        return dict(environ)
+    # The shell wins over .env, as in Compose.
+    return {**read_env_file(env_file, environ), **environ}
+
+
+def _drop_extensions(data: dict) -> dict:
+    """Remove ``x-*`` extension fields (top level and per service); they are for YAML anchors."""
+    cleaned = {k: v for k, v in data.items() if not str(k).startswith("x-")}
+    services = cleaned.get("services")
+    if isinstance(services, dict):
+        cleaned["services"] = {
+            name: ({k: v for k, v in svc.items() if not str(k).startswith("x-")} if isinstance(svc, dict) else svc)
+            for name, svc in services.items()
+        }
+    return cleaned
+
+
+def normalize_project_name(name: str) -> str:
+    """Compose's rule: lowercase, only [a-z0-9_-], starting with a letter or digit."""
+    normalized = re.sub(r"[^a-z0-9_-]", "", name.lower()).lstrip("_-")
+    if not normalized:
+        raise ComposeFileError(f"invalid project name {name!r}", hint="use letters, digits, '-' and '_'")
+    return normalized
+
+
+def describe_validation_error(path: Path, exc: ValidationError) -> str:
+    """One line naming the file, the service and the key of the first problem."""
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"] if not _is_type_tag(part)]
+    if len(loc) >= 2 and loc[0] == "services":
+        where, rest = f"service {loc[1]!r}", loc[2:]
+    else:
+        where, rest = "top level", loc
+    key = ".".join(rest)
+    if error["type"] == "extra_forbidden":
+        return f"{path}: {where}: unsupported key {key!r}"
+    if error["type"] == "missing":
+        return f"{path}: {where}: missing required key {key!r}"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{path}: {where}: {key + ': ' if key else ''}{message}"
+
+
+def _is_type_tag(part: object) -> bool:
+    # pydantic adds union-member tags such as "list[str]" or "function-before[...]" to locations.
+    return isinstance(part, str) and ("[" in part or part in ("int", "str", "literal['all']"))
