@@ -109,7 +109,7 @@ class XttsEngine:
 
         config = XttsConfig()
         config.load_json(str(self.model_dir / "config.json"))
-        model = Xtts.init_from_config(config)
+        model = Xtts(config)
         # Loads onto CPU (map_location=cpu), then one move to the target device.
         model.load_checkpoint(config, checkpoint_dir=str(self.model_dir), eval=True)
         return model.to(device)
