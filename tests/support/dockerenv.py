@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
-import tarfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ from audiovoice_ops.core.stack import Stack, load_stack
 
 BUSYBOX_IMAGE = "avops-test/busybox:latest"
 REPO_ROOT = Path(__file__).resolve().parents[2]
+BASE_IMAGES_SCRIPT = Path(__file__).with_name("base-images.sh")
 
 
 def client_or_none() -> docker.DockerClient | None:
@@ -33,29 +32,12 @@ def client_or_none() -> docker.DockerClient | None:
 
 
 def ensure_busybox_image(client: docker.DockerClient) -> str:
-    """Import a busybox image from the host's busybox-static (no registry here)."""
+    """Make the busybox base image with the same script CI uses (no registry here)."""
     try:
         client.images.get(BUSYBOX_IMAGE)
-        return BUSYBOX_IMAGE
     except ImageNotFound:
-        pass
-    busybox = Path("/bin/busybox")
-    applets = subprocess.run([str(busybox), "--list"], capture_output=True, text=True, check=True).stdout.split()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        tar.add(busybox, arcname="bin/busybox")
-        for applet in applets:
-            if applet == "busybox":
-                continue
-            info = tarfile.TarInfo(f"bin/{applet}")
-            info.type, info.linkname = tarfile.SYMTYPE, "busybox"
-            tar.addfile(info)
-        for folder in ("tmp", "data", "etc"):
-            info = tarfile.TarInfo(folder)
-            info.type, info.mode = tarfile.DIRTYPE, 0o1777
-            tar.addfile(info)
-    repo, tag = BUSYBOX_IMAGE.rsplit(":", 1)
-    client.api.import_image_from_data(buffer.getvalue(), repository=repo, tag=tag)
+        subprocess.run(["bash", str(BASE_IMAGES_SCRIPT)], check=True,
+                       env={**os.environ, "AVOPS_SKIP_PYTHON_IMAGE": "1"})
     return BUSYBOX_IMAGE
 
 
