@@ -13,8 +13,10 @@ from typing import Annotated
 import typer
 
 from audiovoice_ops import __version__
+from audiovoice_ops.commands import check_gpu as check_gpu_cmd
 from audiovoice_ops.commands import env as env_cmd
 from audiovoice_ops.commands import status as status_cmd
+from audiovoice_ops.commands import vram as vram_cmd
 from audiovoice_ops.commands.common import GlobalOptions, err_console, print_json
 from audiovoice_ops.core.errors import AvopsError, ExitCode
 
@@ -46,6 +48,8 @@ def root(
 
 app.command("status")(status_cmd.status)
 app.command("env")(env_cmd.env)
+app.command("check-gpu")(check_gpu_cmd.check_gpu)
+app.command("vram")(vram_cmd.vram)
 
 
 def main() -> None:

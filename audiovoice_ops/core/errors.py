@@ -19,6 +19,10 @@ class ExitCode(IntEnum):
     DOCKER_UNAVAILABLE = 4  # daemon unreachable or socket permission denied
     OPERATION_FAILED = 5  # build, start or wait failed
     LOCKED = 6  # another avops process is changing this project
+    REFUSED = 7  # would touch resources that are not the project's (a squatter); --force overrides
+    GPU_NO_DRIVER = 10  # check-gpu: no NVIDIA driver / NVML on the host
+    GPU_ENGINE = 11  # check-gpu: the Docker Engine cannot hand a GPU to a container (no NVIDIA Container Toolkit)
+    GPU_CONTAINER = 12  # check-gpu: the worker container cannot see the GPU (torch.cuda unavailable inside)
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -58,3 +62,28 @@ class OperationFailed(AvopsError):
 
 class ProjectLocked(AvopsError):
     exit_code = ExitCode.LOCKED
+
+
+class Refused(AvopsError):
+    exit_code = ExitCode.REFUSED
+
+
+class BuildFailed(OperationFailed):
+    """An image build failed; ``log_tail`` holds the last lines of the build output."""
+
+    def __init__(self, message: str, log_tail: list[str], hint: str | None = None):
+        super().__init__(message, hint)
+        self.log_tail = log_tail
+
+
+class WaitFailed(OperationFailed):
+    """A container exited, became unhealthy or missed the deadline; ``logs`` holds its last lines."""
+
+    def __init__(self, message: str, logs: str = "", probe_output: str | None = None, hint: str | None = None):
+        super().__init__(message, hint)
+        self.logs = logs
+        self.probe_output = probe_output
+
+
+class GpuUnavailable(OperationFailed):
+    pass

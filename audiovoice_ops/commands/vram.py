@@ -1,0 +1,208 @@
+"""``avops vram [--watch]``: each GPU's memory and processes (with their containers) from NVML, and
+the worker's own view from ``GET /admin/vram``. Rendering only; the data comes from
+``audiovoice_ops.gpu`` and ``core.apiclient``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from audiovoice_ops.commands.common import JsonOption, console, global_options, print_json
+from audiovoice_ops.core.errors import ExitCode
+
+MIN_INTERVAL = 0.25
+BAR_WIDTH = 24
+
+
+def vram(
+    ctx: typer.Context,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Refresh until Ctrl-C (exit 0).")] = False,
+    interval: Annotated[float, typer.Option("--interval", "-n", min=MIN_INTERVAL, help="Seconds between readings with --watch (min 0.25).")] = 1.0,
+    count: Annotated[int, typer.Option("--count", min=0, help="With --watch: stop after N readings (0: until Ctrl-C).")] = 0,
+    no_api: Annotated[bool, typer.Option("--no-api", help="Do not ask the API's /admin/vram.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Show GPU memory, utilisation and per-process VRAM (with container names), plus the worker's
+    VRAM manager state from the API. --json prints one object; with --watch, one object per line.
+
+    Exit 0; 1 when neither NVML nor the API answers (one-shot only).
+    """
+    from audiovoice_ops.core.apiclient import ApiClient
+    from audiovoice_ops.gpu.source import GpuSource, optional_docker
+
+    settings = global_options(ctx).settings()
+    client = optional_docker(settings)
+    api = None if no_api else ApiClient.from_settings(settings)
+    source = GpuSource(settings.nvml_snapshot, client)
+    try:
+        if not watch:
+            frame = collect(source, api)
+            if json_output:
+                print_json(frame)
+            else:
+                console.print(render_frame(frame))
+            raise typer.Exit(ExitCode.OK if frame["gpu"]["available"] or (frame["api"] or {}).get("ok")
+                             else ExitCode.CHECK_FAILED)
+        run_watch(source, api, interval, count, json_output)
+    finally:
+        source.close()
+        if api is not None:
+            api.close()
+    raise typer.Exit(ExitCode.OK)
+
+
+def collect(source, api) -> dict[str, Any]:
+    """One reading of both sources, as the JSON object ``--json`` prints."""
+    snapshot = source.read()
+    frame: dict[str, Any] = {"timestamp": round(time.time(), 3), "gpu": snapshot.to_dict(), "api": None}
+    if api is not None:
+        result = api.vram()
+        data = result.data if result.ok else {}
+        frame["api"] = {**result.to_dict(), "vram": data.get("vram"), "age_seconds": data.get("age_seconds"),
+                        "server_timestamp": data.get("timestamp")}
+    return frame
+
+
+def run_watch(source, api, interval: float, count: int, json_lines: bool) -> None:
+    from rich.live import Live
+
+    readings = 0
+    next_tick = time.monotonic()
+    try:
+        if json_lines:
+            while True:
+                sys.stdout.write(json.dumps(collect(source, api), default=str) + "\n")
+                sys.stdout.flush()
+                readings += 1
+                if count and readings >= count:
+                    return
+                next_tick = _sleep_until(next_tick + interval)
+        with Live(console=console, auto_refresh=False, redirect_stdout=False, redirect_stderr=False) as live:
+            while True:
+                frame = collect(source, api)
+                live.update(Group(render_frame(frame), Text(f"every {interval:g}s, Ctrl-C to quit", style="dim")),
+                            refresh=True)
+                readings += 1
+                if count and readings >= count:
+                    return
+                next_tick = _sleep_until(next_tick + interval)
+    except KeyboardInterrupt:
+        return
+    except BrokenPipeError:  # `avops vram --watch --json | head`
+        try:
+            sys.stdout = open("/dev/null", "w")  # noqa: SIM115 - silence the interpreter's flush at exit
+        except OSError:
+            pass
+
+
+def _sleep_until(deadline: float) -> float:
+    """Sleep to a fixed schedule; after a slow reading, start again from now instead of bursting."""
+    delay = deadline - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+        return deadline
+    return time.monotonic()
+
+
+# ---------------------------------------------------------------------------- rendering
+def render_frame(frame: dict[str, Any]):
+    from audiovoice_ops.gpu.types import GpuSnapshot
+
+    parts: list[Any] = []
+    snapshot = GpuSnapshot.from_dict(frame["gpu"])
+    if snapshot.available:
+        parts.append(gpu_table(snapshot))
+        parts.append(process_table(snapshot))
+    else:
+        parts.append(Text(f"GPU: no NVML reading ({snapshot.error}); showing the API's view only", style="yellow"))
+    if frame.get("api") is not None:
+        parts.append(api_view(frame["api"]))
+    return Group(*parts)
+
+
+def memory_bar(used: float, total: float, width: int = BAR_WIDTH) -> str:
+    fraction = 0.0 if total <= 0 else min(1.0, max(0.0, used / total))
+    filled = round(fraction * width)
+    return "█" * filled + "░" * (width - filled)
+
+
+def _style_for(fraction: float) -> str:
+    return "red" if fraction >= 0.9 else "yellow" if fraction >= 0.7 else "green"
+
+
+def gpu_table(snapshot) -> Table:
+    title = f"GPUs (driver {snapshot.driver_version}, CUDA {snapshot.cuda_driver_version})"
+    table = Table(title=title, title_justify="left")
+    for column, justify in (("gpu", "right"), ("name", "left"), ("memory", "left"), ("used / total MiB", "right"),
+                            ("util", "right"), ("temp", "right"), ("power", "right")):
+        table.add_column(column, justify=justify)
+    for gpu in snapshot.gpus:
+        fraction = gpu.memory_used_mib / gpu.memory_total_mib if gpu.memory_total_mib else 0.0
+        table.add_row(
+            str(gpu.index), f"{gpu.name}\n[dim]cc {gpu.compute_cap or '?'}[/]",
+            f"[{_style_for(fraction)}]{memory_bar(gpu.memory_used_mib, gpu.memory_total_mib)}[/] {fraction:4.0%}",
+            f"{gpu.memory_used_mib:,.0f} / {gpu.memory_total_mib:,.0f}",
+            _opt(gpu.utilization_gpu, "%"), _opt(gpu.temperature_gpu, "°C"),
+            f"{_opt(gpu.power_draw_w, 'W')} / {_opt(gpu.power_limit_w, 'W')}" if gpu.power_limit_w else _opt(gpu.power_draw_w, "W"),
+        )
+    return table
+
+
+def process_table(snapshot) -> Table | Text:
+    if not snapshot.processes:
+        return Text("no GPU processes", style="dim")
+    table = Table(title="GPU processes", title_justify="left")
+    for column, justify in (("gpu", "right"), ("pid", "right"), ("process", "left"), ("container", "left"),
+                            ("service", "left"), ("used MiB", "right")):
+        table.add_column(column, justify=justify)
+    for gpu in snapshot.gpus:
+        for proc in gpu.processes:
+            table.add_row(str(gpu.index), str(proc.pid), proc.name or "?", proc.container or "[dim](host)[/]",
+                          proc.service or "-", "?" if proc.used_memory_mib is None else f"{proc.used_memory_mib:,.0f}")
+    return table
+
+
+def api_view(api: dict[str, Any]) -> Table | Text:
+    if not api.get("ok"):
+        return Text(f"worker view: {api.get('error')}", style="yellow")
+    stats = api.get("vram") or {}
+    age = api.get("age_seconds")
+    mode = "LOW_VRAM" if stats.get("low_vram_mode") else "normal"
+    title = (f"worker VRAM manager ({api['url']}, age {age:.1f}s)" if isinstance(age, (int, float))
+             else f"worker VRAM manager ({api['url']})")
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("key", style="bold")
+    table.add_column("value")
+    table.add_row("mode", f"{mode} (offload {stats.get('offload', '-')}), device {stats.get('device', '-')}")
+    table.add_row("allocated / reserved", f"{_mb(stats.get('allocated_mb'))} / {_mb(stats.get('reserved_mb'))}")
+    table.add_row("free / total", f"{_mb(stats.get('free_mb'))} / {_mb(stats.get('total_mb'))}")
+    models = stats.get("resident_models") or []
+    table.add_row("resident models", "\n".join(
+        f"{m.get('key')} on {m.get('device')}, {_mb(m.get('size_mb'))}"
+        + (", parked" if m.get("parked") else "") + (f", in use x{m['in_use']}" if m.get("in_use") else "")
+        + (f", used {m['last_used_s_ago']:.0f}s ago" if isinstance(m.get("last_used_s_ago"), (int, float)) else "")
+        for m in models) or "[dim]none[/]")
+    counters = ", ".join(f"{k} {stats[k]}" for k in ("loads", "unloads", "evictions", "swaps_in",
+                                                      "oom_recoveries", "cpu_fallbacks") if k in stats)
+    if counters:
+        table.add_row("counters", counters)
+    last = ", ".join(f"{k.replace('_', ' ')} {stats[k]}" for k in ("last_load", "last_unload", "mean_load_s") if stats.get(k) is not None)
+    if last:
+        table.add_row("last", last)
+    return table
+
+
+def _opt(value: Any, unit: str) -> str:
+    return "-" if value is None else f"{value:g}{unit}" if isinstance(value, float) else f"{value}{unit}"
+
+
+def _mb(value: Any) -> str:
+    return "-" if value is None else f"{value:,.0f} MB"

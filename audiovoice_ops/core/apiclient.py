@@ -1,0 +1,92 @@
+"""A small client for the audio-voice API's operational endpoints (``GET /health``,
+``GET /admin/vram``). httpx is imported lazily: the CLI's import stays light.
+
+Every call answers an ``ApiResult`` (ok, status, data, error, latency) instead of raising, so the
+callers (``vram``, ``doctor``) can show "API unreachable: ..." next to the other sources.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from audiovoice_ops.core.settings import AvopsSettings
+
+
+@dataclass
+class ApiResult:
+    url: str
+    ok: bool
+    status: int | None = None
+    data: Any = None
+    error: str | None = None  # one line when not ok
+    latency_s: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"url": self.url, "ok": self.ok, "status": self.status, "error": self.error,
+                "latency_s": self.latency_s}
+
+
+class ApiClient:
+    """One connection pool for many calls (``vram --watch`` polls every second)."""
+
+    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 3.0):
+        import httpx
+
+        self.base_url = base_url.rstrip("/")
+        headers = {"Accept": "application/json"}
+        if api_key:
+            headers["X-API-Key"] = api_key
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    @classmethod
+    def from_settings(cls, settings: AvopsSettings) -> ApiClient:
+        return cls(settings.api_url, settings.api_key, settings.api_timeout)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, path: str) -> ApiResult:
+        import httpx
+
+        url = f"{self.base_url}{path}"
+        started = time.monotonic()
+        try:
+            response = self._client.get(path)
+        except httpx.TimeoutException:
+            return ApiResult(url, False, error=f"no answer from {url} within {self._client.timeout.read}s")
+        except httpx.HTTPError as exc:
+            return ApiResult(url, False, error=f"cannot reach {url}: {_first_line(exc)}")
+        latency = round(time.monotonic() - started, 4)
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if response.status_code >= 400:
+            return ApiResult(url, False, response.status_code, data, f"{url} answered HTTP {response.status_code}", latency)
+        if path != "/health" and not isinstance(data, dict):
+            return ApiResult(url, False, response.status_code, None, f"{url} did not answer a JSON object", latency)
+        return ApiResult(url, True, response.status_code, data, None, latency)
+
+    def health(self) -> ApiResult:
+        return self.get("/health")
+
+    def vram(self) -> ApiResult:
+        """``GET /admin/vram``: ``{"vram": {...VramManager.stats()...}, "timestamp": ..., "age_seconds": ...}``."""
+        result = self.get("/admin/vram")
+        if result.ok and not isinstance(result.data.get("vram"), dict):
+            result.ok, result.error = False, f"{result.url}: answer has no `vram` object"
+        return result
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
