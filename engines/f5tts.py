@@ -164,7 +164,7 @@ class F5TtsEngine:
 def _packaged_config() -> str:
     from importlib.resources import files
 
-    return str(files("f5_tts").joinpath("configs", DEFAULT_CONFIG))
+    return str(files("f5_tts").joinpath(f"configs/{DEFAULT_CONFIG}"))
 
 
 def _punctuate(text: str) -> str:
