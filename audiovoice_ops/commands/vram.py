@@ -143,13 +143,13 @@ def gpu_table(snapshot) -> Table:
     table = Table(title=title, title_justify="left")
     for column, justify in (("gpu", "right"), ("name", "left"), ("memory", "left"), ("used / total MiB", "right"),
                             ("util", "right"), ("temp", "right"), ("power", "right")):
-        table.add_column(column, justify=justify)
+        table.add_column(column, justify=justify, no_wrap=column == "memory")
     for gpu in snapshot.gpus:
         fraction = gpu.memory_used_mib / gpu.memory_total_mib if gpu.memory_total_mib else 0.0
         table.add_row(
             str(gpu.index), f"{gpu.name}\n[dim]cc {gpu.compute_cap or '?'}[/]",
-            f"[{_style_for(fraction)}]{memory_bar(gpu.memory_used_mib, gpu.memory_total_mib)}[/] {fraction:4.0%}",
-            f"{gpu.memory_used_mib:,.0f} / {gpu.memory_total_mib:,.0f}",
+            f"[{_style_for(fraction)}]{memory_bar(gpu.memory_used_mib, gpu.memory_total_mib)}[/]",
+            f"{gpu.memory_used_mib:,.0f} / {gpu.memory_total_mib:,.0f} ({fraction:.0%})",
             _opt(gpu.utilization_gpu, "%"), _opt(gpu.temperature_gpu, "°C"),
             f"{_opt(gpu.power_draw_w, 'W')} / {_opt(gpu.power_limit_w, 'W')}" if gpu.power_limit_w else _opt(gpu.power_draw_w, "W"),
         )
@@ -162,7 +162,7 @@ def process_table(snapshot) -> Table | Text:
     table = Table(title="GPU processes", title_justify="left")
     for column, justify in (("gpu", "right"), ("pid", "right"), ("process", "left"), ("container", "left"),
                             ("service", "left"), ("used MiB", "right")):
-        table.add_column(column, justify=justify)
+        table.add_column(column, justify=justify, no_wrap=column == "memory")
     for gpu in snapshot.gpus:
         for proc in gpu.processes:
             table.add_row(str(gpu.index), str(proc.pid), proc.name or "?", proc.container or "[dim](host)[/]",
@@ -194,9 +194,11 @@ def api_view(api: dict[str, Any]) -> Table | Text:
                                                       "oom_recoveries", "cpu_fallbacks") if k in stats)
     if counters:
         table.add_row("counters", counters)
-    last = ", ".join(f"{k.replace('_', ' ')} {stats[k]}" for k in ("last_load", "last_unload", "mean_load_s") if stats.get(k) is not None)
+    last = ", ".join(f"{label} {stats[k]}{unit}" for k, label, unit in (
+        ("last_load", "last load", ""), ("last_unload", "last unload", ""), ("mean_load_s", "mean load", "s"),
+        ("mean_swap_s", "mean swap", "s")) if stats.get(k) is not None)
     if last:
-        table.add_row("last", last)
+        table.add_row("loads", last)
     return table
 
 
