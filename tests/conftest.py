@@ -53,3 +53,14 @@ def project(docker_client, busybox_image, project_name, stack_dir):
     proj = dockerenv.TestProject(docker_client, project_name, stack_dir)
     yield proj
     proj.destroy()
+
+
+@pytest.fixture
+def build_project(docker_client, busybox_image, project_name, tmp_path):
+    """The fixture stack with a built service (``app``) and a data volume."""
+    target = tmp_path / "buildstack"
+    shutil.copytree(FIXTURES / "buildstack", target)
+    shutil.copy(target / ".env.example", target / ".env")
+    proj = dockerenv.TestProject(docker_client, project_name, target)
+    yield proj
+    proj.destroy()

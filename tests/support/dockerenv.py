@@ -119,6 +119,11 @@ def destroy_project(client: docker.DockerClient, project: str) -> None:
             client.api.remove_volume(vol["Name"], force=True)
         except (NotFound, APIError):
             pass
+    for image in client.api.images(filters={"label": f"{L.BUILT_FOR_PROJECT}={project}"}):
+        try:
+            client.api.remove_image(image["Id"], force=True)
+        except (NotFound, APIError):
+            pass
 
 
 def _force_remove(client: docker.DockerClient, container_id: str) -> None:

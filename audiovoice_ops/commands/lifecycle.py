@@ -1,0 +1,38 @@
+"""Pieces shared by the commands that change the project (cleanup, rebuild, restart)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from audiovoice_ops.commands.common import err_console
+from audiovoice_ops.core.errors import BuildFailed, WaitFailed
+
+GpusOption = Annotated[str | None, typer.Option(
+    "--gpus", help="GPU reservations: auto (CPU fallback with a warning), on (fail without GPU), off. Env AVOPS_GPUS.",
+    show_default="auto")]
+TimeoutOption = Annotated[float | None, typer.Option(
+    "--timeout", help="Seconds to wait for all services to be healthy (env AVOPS_TIMEOUT).", show_default="300")]
+WaitLockOption = Annotated[float, typer.Option(
+    "--wait-lock", help="Seconds to wait for another avops working on this project.")]
+
+
+def print_failure_details(exc: Exception) -> None:
+    """Extra context for build and wait failures, printed before the one-line error."""
+    if isinstance(exc, BuildFailed) and exc.log_tail:
+        err_console.rule("last lines of the build")
+        for line in exc.log_tail:
+            err_console.print(line, markup=False, highlight=False)
+    if isinstance(exc, WaitFailed):
+        if exc.logs:
+            err_console.rule("last 50 log lines")
+            err_console.print(exc.logs.rstrip(), markup=False, highlight=False)
+        if exc.probe_output:
+            err_console.rule("last health probe")
+            err_console.print(exc.probe_output, markup=False, highlight=False)
+    err_console.rule()
+
+
+def lock_waiting_notice(holder: str) -> None:
+    err_console.print(f"waiting for another avops process (pid {holder}) to finish with this project...")

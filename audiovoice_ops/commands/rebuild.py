@@ -1,0 +1,57 @@
+"""``avops rebuild``: cleanup, build without cache, start in order, wait for health, check."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from audiovoice_ops.commands.common import (
+    JsonOption, console, docker_client, err_console, global_options, load_stack_from, print_json,
+)
+from audiovoice_ops.commands.lifecycle import (
+    GpusOption, TimeoutOption, WaitLockOption, lock_waiting_notice, print_failure_details,
+)
+from audiovoice_ops.commands.progress import RichReporter
+from audiovoice_ops.commands.status import render as render_status
+from audiovoice_ops.core.errors import ExitCode
+
+
+def rebuild(
+    ctx: typer.Context,
+    service: Annotated[list[str] | None, typer.Option("--service", "-s", help="Rebuild only this service (and what depends on it). Repeatable.")] = None,
+    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Use the build cache (default: no cache, like the old script).")] = False,
+    gpus: GpusOption = None,
+    timeout: TimeoutOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Proceed although foreign containers squat the project's names.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print the full build log.")] = False,
+    wait_lock: WaitLockOption = 0.0,
+    json_output: JsonOption = False,
+) -> None:
+    """Clean rebuild: check .env, remove the old containers, build images, start everything in
+    dependency order and wait (event-driven) until healthy. Exit 0 only if all is healthy."""
+    from audiovoice_ops.core.errors import AvopsError
+    from audiovoice_ops.core.lock import project_lock
+    from audiovoice_ops.core.rebuild import check_preconditions, rebuild as run_rebuild
+    from audiovoice_ops.core.settings import process_environment
+
+    settings = global_options(ctx).settings(gpus=gpus, timeout=timeout)
+    stack = load_stack_from(settings, require_env_file=True)
+    check_preconditions(stack, process_environment())
+    client = docker_client(settings)
+    reporter = RichReporter(err_console if json_output else console, verbose=verbose)
+    try:
+        with project_lock(stack.project, wait_lock, lock_waiting_notice):
+            report = run_rebuild(client, stack, reporter, services=service, nocache=not cache,
+                                 gpus=settings.gpus, timeout=settings.timeout, force=force)
+    except AvopsError as exc:
+        reporter.close()
+        print_failure_details(exc)
+        raise
+    finally:
+        reporter.close()
+    if json_output:
+        print_json(report.to_dict())
+    else:
+        render_status(report)
+    raise typer.Exit(ExitCode.OK if report.ok else ExitCode.CHECK_FAILED)

@@ -1,0 +1,122 @@
+"""Building service images through the SDK, streamed, and pulling images that are missing.
+
+Built images carry the project labels (cleanup finds them by label, never by name). ``rm`` and
+``forcerm`` are always set: without them the classic builder leaves unlabeled intermediate
+containers behind.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from audiovoice_ops.core import labels as L
+from audiovoice_ops.core.convergence import image_name
+from audiovoice_ops.core.errors import BuildFailed, OperationFailed
+from audiovoice_ops.core.stack import Stack
+
+if TYPE_CHECKING:
+    import docker
+
+TAIL_LINES = 30
+# Build arg every build receives, so a Dockerfile can label its intermediate layers too
+# (``ARG AVOPS_PROJECT`` + ``LABEL io.avops.built-for-project=$AVOPS_PROJECT``).
+PROJECT_BUILD_ARG = "AVOPS_PROJECT"
+_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)")
+
+
+@dataclass
+class BuildProgress:
+    service: str
+    step: int = 0
+    total: int = 0
+    instruction: str = ""
+    line: str = ""
+
+
+ProgressCallback = Callable[[BuildProgress], None]
+LineCallback = Callable[[str, str], None]
+
+
+def build_labels(stack: Stack, service: str) -> dict[str, str]:
+    svc = stack.service(service)
+    return {**{k: v or "" for k, v in (svc.build.labels if svc.build else {}).items()},
+            # Not the compose project/service labels: containers inherit image labels, and a
+            # container someone runs by hand from this image must not pass for a service container.
+            L.BUILT_FOR_PROJECT: stack.project, L.BUILT_FOR_SERVICE: service, L.MANAGED_BY: L.MANAGED_BY_VALUE}
+
+
+def build_service(client: docker.DockerClient, stack: Stack, service: str, nocache: bool = True,
+                  on_progress: ProgressCallback | None = None, on_line: LineCallback | None = None) -> str:
+    """Build the service's image; returns the image id. Raises BuildFailed with the failing step."""
+    svc = stack.service(service)
+    assert svc.build is not None, f"service {service} has no build section"
+    context = stack.resolve_path(svc.build.context)
+    if not context.is_dir():
+        raise OperationFailed(f"build context of service {service!r} not found: {context}")
+    progress = BuildProgress(service)
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    stream = client.api.build(
+        path=str(context), dockerfile=svc.build.dockerfile, tag=image_name(stack, service),
+        buildargs={**{k: v or "" for k, v in svc.build.args.items()}, PROJECT_BUILD_ARG: stack.project},
+        target=svc.build.target, nocache=nocache, rm=True, forcerm=True, pull=False,
+        labels=build_labels(stack, service), network_mode=svc.build.network, decode=True,
+    )
+    image_id = None
+    for chunk in stream:
+        if "error" in chunk or "errorDetail" in chunk:
+            message = chunk.get("error") or chunk["errorDetail"].get("message", "build failed")
+            tail.append(message.strip())
+            where = f"step {progress.step}/{progress.total} ({progress.instruction})" if progress.step else "setup"
+            raise BuildFailed(f"building {service!r} failed at {where}: {message.strip().splitlines()[-1]}",
+                              list(tail))
+        if "aux" in chunk and "ID" in chunk["aux"]:
+            image_id = chunk["aux"]["ID"]
+        for line in (chunk.get("stream") or "").splitlines():
+            if not line.strip():
+                continue
+            tail.append(line)
+            _track(progress, line)
+            if on_line:
+                on_line(service, line)
+            if on_progress:
+                on_progress(progress)
+    if image_id is None:
+        image_id = client.api.inspect_image(image_name(stack, service))["Id"]
+    return image_id
+
+
+def _track(progress: BuildProgress, line: str) -> None:
+    match = _STEP.match(line)
+    if match:
+        progress.step, progress.total, progress.instruction = int(match[1]), int(match[2]), match[3][:80]
+    progress.line = line.strip()[:120]
+
+
+def image_present(client: docker.DockerClient, name: str) -> bool:
+    from docker.errors import ImageNotFound
+
+    try:
+        client.api.inspect_image(name)
+        return True
+    except ImageNotFound:
+        return False
+
+
+def pull_image(client: docker.DockerClient, name: str, on_status: Callable[[str], None] | None = None) -> None:
+    """Pull ``name``, reporting layer status lines; a clear error when the registry is unreachable."""
+    from docker.errors import APIError
+
+    repository, _, tag = name.rpartition(":") if ":" in name.split("/")[-1] else (name, "", "latest")
+    try:
+        for chunk in client.api.pull(repository, tag=tag or "latest", stream=True, decode=True):
+            if "error" in chunk:
+                raise OperationFailed(f"pulling {name} failed: {chunk['error']}")
+            if on_status and chunk.get("status"):
+                on_status(f"{chunk.get('id', '')} {chunk['status']} {chunk.get('progress', '')}".strip())
+    except APIError as exc:
+        raise OperationFailed(f"pulling {name} failed: {exc.explanation or exc}",
+                              hint="check the image name and that the registry is reachable (or docker load it)") from None

@@ -1,0 +1,102 @@
+"""Create and start service containers in ``depends_on`` order, then wait until all are ready.
+
+A dependency declared ``condition: service_healthy`` must be healthy before its dependents start
+(``service_started``: running; ``service_completed_successfully``: exited 0). GPU reservations
+become ``DeviceRequest``s, with the ``--gpus auto|on|off`` policy applied when the engine cannot
+provide them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from audiovoice_ops.core.convergence import container_name, create_container
+from audiovoice_ops.core.errors import GpuUnavailable, OperationFailed
+from audiovoice_ops.core.inventory import take_inventory
+from audiovoice_ops.core.resources import ensure_networks, ensure_volumes
+from audiovoice_ops.core.stack import Stack
+from audiovoice_ops.core.wait import EventWatch, Target
+
+if TYPE_CHECKING:
+    import docker
+
+CONDITION_TARGET = {"service_healthy": "ready", "service_started": "started",
+                    "service_completed_successfully": "completed"}
+GPU_DRIVER_ERROR = "could not select device driver"
+TOOLKIT_HINT = ("install the NVIDIA Container Toolkit on the Docker host and restart dockerd "
+                "(https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/), "
+                "or run with --gpus auto (CPU fallback) / --gpus off")
+
+
+@dataclass
+class Started:
+    service: str
+    container_id: str
+    name: str
+    gpu: bool
+
+
+Warn = Callable[[str], None]
+
+
+def up_services(client: docker.DockerClient, stack: Stack, services: list[str], gpus: str, timeout: float,
+                warn: Warn, on_started: Callable[[Started], None] | None = None) -> list[Started]:
+    order = [name for name in stack.startup_order if name in services]
+    ensure_networks(client, stack, order)
+    ensure_volumes(client, stack, order)
+    started: dict[str, Started] = {}
+    with EventWatch(client, stack.project) as watch:
+        for service in order:
+            watch.wait(_dependency_targets(client, stack, service, started), timeout)
+            started[service] = start_service(client, stack, service, gpus, warn)
+            if on_started:
+                on_started(started[service])
+        watch.wait([Target(s.container_id, s.name) for s in started.values()], timeout)
+    return list(started.values())
+
+
+def _dependency_targets(client, stack: Stack, service: str, started: dict[str, Started]) -> list[Target]:
+    targets = []
+    for dep, spec in stack.service(service).depends_on.items():
+        if dep in started:
+            container_id, name = started[dep].container_id, started[dep].name
+        else:  # not part of this run: it must already be up
+            existing = take_inventory(client, stack).services.get(dep) or []
+            if not existing:
+                if not spec.required:
+                    continue
+                raise OperationFailed(f"service {service!r} depends on {dep!r}, which has no container",
+                                      hint=f"bring it up too: avops rebuild --service {dep}")
+            container_id, name = existing[0].id, existing[0].name
+        targets.append(Target(container_id, name, CONDITION_TARGET[spec.condition]))
+    return targets
+
+
+def start_service(client: docker.DockerClient, stack: Stack, service: str, gpus: str, warn: Warn) -> Started:
+    from docker.errors import APIError
+
+    wants_gpu = bool(stack.service(service).gpu_devices) and gpus != "off"
+    name = container_name(stack, service)
+    try:
+        container_id = create_container(client, stack, service, with_gpus=wants_gpu)
+    except APIError as exc:
+        raise OperationFailed(f"creating {name} failed: {exc.explanation or exc}",
+                              hint="`avops status` lists containers squatting the project's names") from None
+    try:
+        client.api.start(container_id)
+        return Started(service, container_id, name, gpu=wants_gpu)
+    except APIError as exc:
+        reason = exc.explanation or str(exc)
+        if not (wants_gpu and GPU_DRIVER_ERROR in reason):
+            raise OperationFailed(f"starting {name} failed: {reason}") from None
+    client.api.remove_container(container_id, force=True)
+    if gpus == "on":
+        raise GpuUnavailable(f"service {service!r} reserves a GPU but the Docker Engine cannot provide one "
+                             f"({GPU_DRIVER_ERROR} \"nvidia\")", hint=TOOLKIT_HINT)
+    warn(f"service {service!r} reserves a GPU, but the Docker Engine has no NVIDIA runtime: "
+         f"starting it WITHOUT a GPU (CPU mode). Fix: {TOOLKIT_HINT}")
+    container_id = create_container(client, stack, service, with_gpus=False)
+    client.api.start(container_id)
+    return Started(service, container_id, name, gpu=False)
