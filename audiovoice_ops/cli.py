@@ -14,7 +14,11 @@ import typer
 
 from audiovoice_ops import __version__
 from audiovoice_ops.commands import check_gpu as check_gpu_cmd
+from audiovoice_ops.commands import cleanup as cleanup_cmd
 from audiovoice_ops.commands import env as env_cmd
+from audiovoice_ops.commands import logs as logs_cmd
+from audiovoice_ops.commands import rebuild as rebuild_cmd
+from audiovoice_ops.commands import restart as restart_cmd
 from audiovoice_ops.commands import status as status_cmd
 from audiovoice_ops.commands import vram as vram_cmd
 from audiovoice_ops.commands.common import GlobalOptions, err_console, print_json
@@ -48,6 +52,10 @@ def root(
 
 app.command("status")(status_cmd.status)
 app.command("env")(env_cmd.env)
+app.command("cleanup")(cleanup_cmd.cleanup)
+app.command("rebuild")(rebuild_cmd.rebuild)
+app.command("restart")(restart_cmd.restart)
+app.command("logs")(logs_cmd.logs)
 app.command("check-gpu")(check_gpu_cmd.check_gpu)
 app.command("vram")(vram_cmd.vram)
 
