@@ -1,0 +1,1 @@
+"""The audio-voice service: FastAPI API (``service.api``), Celery worker (``service.worker``)."""

@@ -1,0 +1,281 @@
+"""Audio-voice HTTP API (FastAPI): voices, jobs, audio download, health and VRAM stats.
+
+This process never imports torch or the engines' model code: it validates requests,
+stores uploads on the data volume, records jobs in Redis and sends Celery tasks by
+name. Run: ``uvicorn service.api:app --host 0.0.0.0 --port 8005``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Optional
+
+import redis
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+
+from service import jobs as jobstore
+from service import vram_publish
+from service.audio_validation import AudioRejected, sniff
+from service.auth import require_admin, require_client
+from service.celery_app import TASK_CLONE, TASK_SYNTHESIZE, celery_app
+from service.redis_conn import get_redis
+from service.schemas import (ErrorResponse, HealthCheck, HealthResponse, JobAccepted, JobCreate,
+                             JobInfo, JobMode, JobStatus, VoiceCloneAccepted, VoiceInfo,
+                             VoiceList, VramResponse)
+from service.settings import ServiceSettings, get_service_settings
+from service.validation import RequestRejected, check_language, resolve_job
+from service.voices import VoiceStore
+from service.voices import to_info as voice_info
+
+logger = logging.getLogger("service.api")
+
+UPLOAD_CHUNK = 1 << 20
+ERRORS = {code: {"model": ErrorResponse} for code in (404, 409, 413, 415, 422, 503)}
+
+
+def _err(*codes: int) -> dict:
+    return {c: ERRORS[c] for c in codes}
+
+
+def settings_dep() -> ServiceSettings:
+    return get_service_settings()
+
+
+def store_dep(settings: ServiceSettings = Depends(settings_dep)) -> jobstore.JobStore:
+    return jobstore.JobStore(get_redis(), settings.job_ttl_seconds)
+
+
+def voices_dep(settings: ServiceSettings = Depends(settings_dep)) -> VoiceStore:
+    return VoiceStore(settings.voices_dir)
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="audio-voice", version="0.1.0", lifespan=_lifespan,
+                  description="Voice cloning and TTS jobs (F5-TTS, XTTS) on a Celery GPU worker.")
+    _install_error_handlers(app)
+    app.add_api_route("/health", health, methods=["GET"], response_model=HealthResponse,
+                      tags=["Health"], responses={503: {"model": HealthResponse}},
+                      summary="Liveness and readiness (Redis, worker heartbeat, storage)")
+    client = [Depends(require_client)]
+    app.add_api_route("/voices/clone", clone_voice, methods=["POST"], status_code=202,
+                      response_model=VoiceCloneAccepted, tags=["Voices"], dependencies=client,
+                      responses=_err(413, 415, 422, 503), summary="Upload a reference voice")
+    app.add_api_route("/voices", list_voices, methods=["GET"], response_model=VoiceList,
+                      tags=["Voices"], dependencies=client, summary="List voices")
+    app.add_api_route("/voices/{voice_id}", get_voice, methods=["GET"], response_model=VoiceInfo,
+                      tags=["Voices"], dependencies=client, responses=_err(404),
+                      summary="One voice")
+    app.add_api_route("/voices/{voice_id}", delete_voice, methods=["DELETE"], status_code=204,
+                      tags=["Voices"], dependencies=client, responses=_err(404),
+                      summary="Delete a voice and its audio")
+    app.add_api_route("/jobs", create_job, methods=["POST"], status_code=202,
+                      response_model=JobAccepted, tags=["Jobs"], dependencies=client,
+                      responses=_err(404, 409, 422, 503), summary="Submit a synthesis job")
+    app.add_api_route("/jobs/{job_id}", get_job, methods=["GET"], response_model=JobInfo,
+                      tags=["Jobs"], dependencies=client, responses=_err(404, 503),
+                      summary="Job status, error, timings, engine and device")
+    app.add_api_route("/jobs/{job_id}/audio", get_job_audio, methods=["GET"], tags=["Jobs"],
+                      dependencies=client, response_class=FileResponse,
+                      responses={200: {"content": {"audio/wav": {}},
+                                       "description": "The synthesized WAV"}, **_err(404, 409)},
+                      summary="Download the result WAV")
+    app.add_api_route("/admin/vram", get_vram, methods=["GET"], response_model=VramResponse,
+                      tags=["Admin"], dependencies=[Depends(require_admin)],
+                      responses=_err(503), summary="VRAM stats published by the worker")
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(_: FastAPI):
+    _startup()
+    yield
+
+
+def _startup() -> None:
+    s = get_service_settings()
+    logging.getLogger("service").setLevel(s.log_level.upper())
+    s.voices_dir.mkdir(parents=True, exist_ok=True)
+    s.outputs_dir.mkdir(parents=True, exist_ok=True)
+    logger.info("Starting Audio Voice Service API (data=%s, redis=%s)", s.data_dir,
+                s.redis_url.split("@")[-1])
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestRejected)
+    @app.exception_handler(AudioRejected)
+    async def _rejected(_: Request, exc: ValueError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # One readable line ("text: Field required; ...") plus pydantic's structured errors.
+        parts = [f"{'.'.join(str(x) for x in e['loc'] if x != 'body')}: {e['msg']}"
+                 for e in exc.errors()]
+        return JSONResponse({"detail": "; ".join(parts),
+                             "errors": jsonable_errors(exc)}, status_code=422)
+
+    @app.exception_handler(redis.exceptions.ConnectionError)
+    @app.exception_handler(redis.exceptions.TimeoutError)
+    async def _redis_down(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": f"job store (Redis) unavailable: {exc}"}, status_code=503)
+
+
+def jsonable_errors(exc: RequestValidationError) -> list:
+    from fastapi.encoders import jsonable_encoder
+
+    return jsonable_encoder([{k: v for k, v in e.items() if k != "ctx"} for e in exc.errors()])
+
+
+# --------------------------------------------------------------------------- health
+def health(settings: ServiceSettings = Depends(settings_dep)) -> JSONResponse:
+    checks = {"redis": _check_redis(), "worker": _check_worker(settings),
+              "storage": _check_storage(settings.data_dir)}
+    if not (checks["redis"].ok and checks["storage"].ok):
+        status, code = "unhealthy", 503
+    else:  # no worker: jobs still queue, so the API itself is healthy
+        status, code = ("ok" if checks["worker"].ok else "degraded"), 200
+    body = HealthResponse(status=status, checks=checks)
+    return JSONResponse(body.model_dump(), status_code=code)
+
+
+def _check_redis() -> HealthCheck:
+    try:
+        get_redis().ping()
+        return HealthCheck(ok=True, detail="PONG")
+    except redis.exceptions.RedisError as exc:
+        return HealthCheck(ok=False, detail=f"unreachable: {exc}")
+
+
+def _check_worker(settings: ServiceSettings) -> HealthCheck:
+    try:
+        latest = vram_publish.read_latest(get_redis())
+    except redis.exceptions.RedisError:
+        return HealthCheck(ok=False, detail="unknown (Redis unreachable)")
+    if latest is None:
+        return HealthCheck(ok=False, detail="no worker has published a heartbeat yet")
+    age = latest["age_seconds"]
+    ok = age <= settings.worker_stale_s
+    state = "alive" if ok else "stale"
+    return HealthCheck(ok=ok, detail=f"{state}: {latest.get('worker')} last heartbeat {age:.1f} s "
+                                     f"ago (limit {settings.worker_stale_s:.0f} s)")
+
+
+def _check_storage(data_dir: Path) -> HealthCheck:
+    probe = data_dir / f".health-{uuid.uuid4().hex}"
+    try:
+        probe.write_bytes(b"ok")
+        probe.unlink()
+        return HealthCheck(ok=True, detail=f"{data_dir} writable")
+    except OSError as exc:
+        return HealthCheck(ok=False, detail=f"{data_dir} not writable: {exc}")
+
+
+# --------------------------------------------------------------------------- voices
+def clone_voice(audio: UploadFile = File(..., description="Reference speech: WAV, FLAC or OGG."),
+                language: str = Form(..., description="Language of the reference, e.g. pt-BR."),
+                voice_name: str = Form(..., min_length=1, max_length=100),
+                ref_text: Optional[str] = Form(None, max_length=1000, description=(
+                    "Transcript of the reference; required to use the voice with F5-TTS.")),
+                settings: ServiceSettings = Depends(settings_dep),
+                store: jobstore.JobStore = Depends(store_dep),
+                voices: VoiceStore = Depends(voices_dep)) -> VoiceCloneAccepted:
+    """Store the upload and queue its validation; the voice is usable once `ready`."""
+    language = check_language(language, settings)
+    data = _read_capped(audio, settings.max_upload_bytes)
+    info = sniff(data, settings.min_reference_seconds, settings.max_reference_seconds)
+    job_id = jobstore.new_id()
+    meta = voices.create(voice_name.strip(), language, (ref_text or "").strip() or None, data,
+                         info.ext, job_id, {"duration_s": info.duration_s,
+                                            "sample_rate": info.sample_rate})
+    store.create(job_id, mode=JobMode.clone.value, voice_id=meta["voice_id"], language=language)
+    celery_app.send_task(TASK_CLONE, args=[job_id], task_id=job_id)
+    logger.info("voice %s (%s, %.1f s %s) queued for validation as job %s", meta["voice_id"],
+                language, info.duration_s, info.ext, job_id)
+    return VoiceCloneAccepted(voice_id=meta["voice_id"], job_id=job_id,
+                              status_url=f"/voices/{meta['voice_id']}")
+
+
+def _read_capped(upload: UploadFile, cap: int) -> bytes:
+    chunks, size = [], 0
+    while chunk := upload.file.read(UPLOAD_CHUNK):
+        size += len(chunk)
+        if size > cap:
+            raise AudioRejected(f"audio: upload exceeds {cap / 2**20:.1f} MB (MAX_UPLOAD_MB)", 413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def list_voices(voices: VoiceStore = Depends(voices_dep)) -> VoiceList:
+    return VoiceList(voices=[voice_info(m) for m in voices.list()])
+
+
+def get_voice(voice_id: str, voices: VoiceStore = Depends(voices_dep)) -> VoiceInfo:
+    meta = voices.get(voice_id)
+    if meta is None:
+        raise HTTPException(404, f"voice_id: no voice {voice_id!r}")
+    return voice_info(meta)
+
+
+def delete_voice(voice_id: str, voices: VoiceStore = Depends(voices_dep)) -> None:
+    if not voices.delete(voice_id):
+        raise HTTPException(404, f"voice_id: no voice {voice_id!r}")
+
+
+# --------------------------------------------------------------------------- jobs
+def create_job(req: JobCreate, settings: ServiceSettings = Depends(settings_dep),
+               store: jobstore.JobStore = Depends(store_dep),
+               voices: VoiceStore = Depends(voices_dep)) -> JobAccepted:
+    job = resolve_job(req, settings, voices)
+    job_id = jobstore.new_id()
+    store.create(job_id, mode=req.mode.value, text=job.text, text_chars=len(job.text),
+                 language=job.language, voice_id=job.voice_id, engine=job.engine,
+                 quality_profile=job.quality_profile)
+    celery_app.send_task(TASK_SYNTHESIZE, args=[job_id], task_id=job_id)
+    return JobAccepted(job_id=job_id, status=JobStatus.queued, status_url=f"/jobs/{job_id}")
+
+
+def _job_or_404(store: jobstore.JobStore, job_id: str) -> dict:
+    record = store.get(job_id) if _plausible_id(job_id) else None
+    if record is None:
+        raise HTTPException(404, f"job_id: no job {job_id!r} (unknown or expired)")
+    return record
+
+
+def _plausible_id(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+def get_job(job_id: str, store: jobstore.JobStore = Depends(store_dep)) -> JobInfo:
+    return jobstore.to_info(_job_or_404(store, job_id))
+
+
+def get_job_audio(job_id: str, settings: ServiceSettings = Depends(settings_dep),
+                  store: jobstore.JobStore = Depends(store_dep)) -> FileResponse:
+    record = _job_or_404(store, job_id)
+    if record["status"] != JobStatus.completed.value or not record.get("output_file"):
+        raise HTTPException(409, f"job {job_id} is {record['status']}: no audio"
+                            + (f" ({record['error']})" if record.get("error") else ""))
+    path = settings.outputs_dir / f"{job_id}.wav"
+    if not path.is_file():
+        raise HTTPException(404, f"job {job_id}: audio file no longer on the data volume")
+    return FileResponse(path, media_type="audio/wav", filename=f"{job_id}.wav")
+
+
+# --------------------------------------------------------------------------- admin
+def get_vram() -> VramResponse:
+    latest = vram_publish.read_latest(get_redis())
+    if latest is None:
+        return VramResponse()  # no worker has started yet: every field null
+    return VramResponse(**latest)
+
+
+app = create_app()

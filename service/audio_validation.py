@@ -1,0 +1,58 @@
+"""Upload checks in the API process: soundfile only (libsndfile), never torch.
+
+The API rejects what is clearly not usable (not audio, empty, too long, too large)
+before anything is queued; the worker then does the full decode (silence, NaN, resample)
+with ``engines.audio.load_reference``.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import soundfile as sf
+
+# libsndfile format name -> the extension we store the upload under
+FORMAT_EXT = {"WAV": "wav", "WAVEX": "wav", "FLAC": "flac", "OGG": "ogg", "AIFF": "aiff",
+              "MPEG": "mp3"}
+
+
+class AudioRejected(ValueError):
+    """The upload is not acceptable; ``status`` is the HTTP code to answer with."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    ext: str
+    duration_s: float
+    sample_rate: int
+    channels: int
+
+
+def sniff(data: bytes, min_seconds: float, max_seconds: float) -> AudioInfo:
+    """Identify the container by its content (not the filename) and check its length."""
+    if not data:
+        raise AudioRejected("audio: the uploaded file is empty")
+    try:
+        info = sf.info(io.BytesIO(data))
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise AudioRejected(f"audio: not a decodable audio file (WAV, FLAC or OGG expected): "
+                            f"{str(exc).splitlines()[0][:200]}", 415) from None
+    ext = FORMAT_EXT.get(info.format)
+    if ext is None:
+        raise AudioRejected(f"audio: unsupported format {info.format}; WAV, FLAC or OGG expected",
+                            415)
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise AudioRejected("audio: the file holds no audio samples")
+    duration = info.frames / info.samplerate
+    if duration < min_seconds:
+        raise AudioRejected(f"audio: {duration:.2f} s is too short; at least {min_seconds:.1f} s "
+                            "of speech is needed (MIN_REFERENCE_SECONDS)")
+    if duration > max_seconds:
+        raise AudioRejected(f"audio: {duration:.1f} s is too long; at most {max_seconds:.0f} s "
+                            "(MAX_REFERENCE_SECONDS)")
+    return AudioInfo(ext, round(duration, 3), int(info.samplerate), int(info.channels))

@@ -1,0 +1,48 @@
+"""The Celery application, shared by the API (to send tasks) and the worker (to run them).
+
+Deliberately light: no task code and no engines here, so the API can import it without
+the ML stack. Tasks are sent by name; their bodies live in ``service.worker``.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from service.settings import get_service_settings
+
+QUEUE = "audio-voice"
+TASK_CLONE = "avops.clone_voice"
+TASK_SYNTHESIZE = "avops.synthesize"
+
+
+def make_celery() -> Celery:
+    s = get_service_settings()
+    app = Celery("avops", broker=s.redis_url, backend=s.redis_url)
+    app.conf.update(
+        task_default_queue=QUEUE,
+        task_serializer="json", result_serializer="json", accept_content=["json"],
+        result_expires=s.job_ttl_seconds,
+        # Ack after the task ran, and requeue if the pool child dies mid-job: a killed worker
+        # never loses a job (the job store's attempt counter stops poison jobs looping).
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,  # with acks_late: hold one job at a time, FIFO
+        # One GPU, one job: prefork with a single child keeps CUDA out of the parent
+        # process (which answers `celery inspect ping` even during a long job).
+        worker_pool="prefork",
+        worker_concurrency=1,
+        # Child init imports torch and probes CUDA: the 4 s default would kill it.
+        worker_proc_alive_timeout=120,
+        # Redis restarts: keep reconnecting instead of exiting.
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        # Unacked messages of a worker killed outright come back after this long.
+        broker_transport_options={"visibility_timeout": s.job_visibility_timeout_s},
+        result_backend_transport_options={"retry_policy": {"timeout": 5.0}},
+        worker_hijack_root_logger=True,
+        task_send_sent_event=False,
+    )
+    return app
+
+
+celery_app = make_celery()

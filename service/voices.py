@@ -1,0 +1,98 @@
+"""Voice storage on the data volume: ``<DATA_DIR>/voices/<voice_id>/``.
+
+Each voice directory holds ``voice.json`` (metadata), the upload as received
+(``upload.<ext>``) and, once the worker validated it, ``reference.wav`` (mono,
+trimmed). Metadata lives on disk, not in Redis, so voices survive a Redis wipe and
+``avops rebuild``. Ids are generated UUIDs; the client's filename never becomes a path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, Optional
+
+from service.jobs import now_iso
+from service.schemas import VoiceInfo, VoiceStatus
+
+_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+META = "voice.json"
+REFERENCE = "reference.wav"
+
+
+def valid_id(value: str) -> bool:
+    return bool(_ID_RE.match(value or ""))
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    # Write-then-rename: a reader (or a crash) never sees half a file.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class VoiceStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def dir(self, voice_id: str) -> Path:
+        if not valid_id(voice_id):  # never join an unchecked string into a path
+            raise KeyError(voice_id)
+        return self.root / voice_id
+
+    def create(self, name: str, language: str, ref_text: Optional[str], upload: bytes,
+               ext: str, job_id: str, info: dict[str, Any]) -> dict[str, Any]:
+        voice_id = str(uuid.uuid4())
+        vdir = self.root / voice_id
+        vdir.mkdir(parents=True, exist_ok=False)
+        _atomic_write(vdir / f"upload.{ext}", upload)
+        meta = {"voice_id": voice_id, "name": name, "language": language, "ref_text": ref_text,
+                "status": VoiceStatus.pending.value, "created_at": now_iso(), "job_id": job_id,
+                "upload_file": f"upload.{ext}", "duration_s": info.get("duration_s"),
+                "sample_rate": info.get("sample_rate"), "error": None}
+        self.save(meta)
+        return meta
+
+    def save(self, meta: dict[str, Any]) -> None:
+        _atomic_write(self.dir(meta["voice_id"]) / META, json.dumps(meta, indent=2).encode())
+
+    def get(self, voice_id: str) -> Optional[dict[str, Any]]:
+        try:
+            path = self.dir(voice_id) / META
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (KeyError, FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def update(self, voice_id: str, **fields: Any) -> dict[str, Any]:
+        meta = self.get(voice_id)
+        if meta is None:
+            raise KeyError(voice_id)
+        meta.update(fields)
+        self.save(meta)
+        return meta
+
+    def list(self) -> list[dict[str, Any]]:
+        if not self.root.is_dir():
+            return []
+        metas = (self.get(p.name) for p in self.root.iterdir() if valid_id(p.name))
+        return sorted((m for m in metas if m), key=lambda m: m["created_at"])
+
+    def delete(self, voice_id: str) -> bool:
+        if self.get(voice_id) is None:
+            return False
+        shutil.rmtree(self.dir(voice_id), ignore_errors=True)
+        return True
+
+    def upload_path(self, meta: dict[str, Any]) -> Path:
+        return self.dir(meta["voice_id"]) / meta["upload_file"]
+
+    def reference_path(self, voice_id: str) -> Path:
+        return self.dir(voice_id) / REFERENCE
+
+
+def to_info(meta: dict[str, Any]) -> VoiceInfo:
+    return VoiceInfo(**{k: v for k, v in meta.items() if k in VoiceInfo.model_fields})

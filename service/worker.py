@@ -1,0 +1,285 @@
+"""Celery worker: voice cloning and synthesis tasks, VRAM stats publishing.
+
+Run: ``celery -A service.worker worker --pool=prefork --concurrency=1 --loglevel=INFO``.
+
+CUDA is never initialised in the parent process: a forked child inherits a broken
+CUDA context. The parent only imports Celery and the light ``engines`` modules; torch,
+the CUDA check and the models are touched in the pool child (``worker_process_init``
+and the tasks). With one child, the parent stays free to answer ``celery inspect ping``
+during a long job, which is what the container healthcheck asks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Any, Callable, Optional
+
+from celery import signals
+
+from service import jobs as jobstore
+from service import vram_publish
+from service.celery_app import TASK_CLONE, TASK_SYNTHESIZE, celery_app
+from service.redis_conn import get_redis, reset_redis
+from service.schemas import JobStatus, VoiceStatus
+from service.settings import get_service_settings
+from service.voices import VoiceStore
+
+logger = logging.getLogger("service.worker")
+app = celery_app
+
+CLONE_SAMPLE_RATE = 24000  # stored reference rate: F5-TTS's; XTTS resamples to 22.05 kHz
+CLONE_MAX_SECONDS = 30.0  # the longest reference an engine uses (XTTS); F5 clips to 12 s
+
+
+class JobError(Exception):
+    """A job cannot run as asked (voice missing or not ready...): ends 'failed' with this text."""
+
+
+# --------------------------------------------------------------------------- child state
+class _Child:
+    """Per-pool-child state, set up in worker_process_init (never in the parent)."""
+
+    node = f"celery@{socket.gethostname()}"
+    manager: Any = None  # engines' VramManager, None if the engines extra is missing
+    engines: dict[str, Any] = {}
+    stop = threading.Event()
+
+
+def _worker_id() -> str:
+    return f"{_Child.node} pid={os.getpid()}"
+
+
+def _store() -> jobstore.JobStore:
+    return jobstore.JobStore(get_redis(), get_service_settings().job_ttl_seconds)
+
+
+def _voices() -> VoiceStore:
+    return VoiceStore(get_service_settings().voices_dir)
+
+
+def publish_vram(event: str) -> None:
+    """Best effort: a Redis hiccup must never fail a job or kill the heartbeat."""
+    try:
+        stats = _Child.manager.stats() if _Child.manager is not None else \
+            {"available": False, "error": "engines extra not installed in this image"}
+        vram_publish.publish(get_redis(), stats, _worker_id(), event)
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("could not publish VRAM stats (%s): %s", event, exc)
+
+
+class _VramEventHandler(logging.Handler):
+    """Publishes stats when the VRAM manager logs a load/unload.
+
+    The manager has no listener hook yet, so its log records are the event source:
+    each of these functions logs exactly once per load, swap or unload.
+    """
+
+    EVENTS = {"_load_fresh": "load", "_swap_in": "swap_in", "_after_unload": "unload",
+              "_park": "unload"}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        event = self.EVENTS.get(record.funcName)
+        if event is not None:
+            publish_vram(event)
+
+
+def _heartbeat() -> None:
+    interval = get_service_settings().vram_heartbeat_s
+    while not _Child.stop.wait(interval):
+        publish_vram("heartbeat")
+
+
+@signals.celeryd_after_setup.connect
+def _remember_node(sender: str, instance, **_: Any) -> None:
+    _Child.node = sender  # e.g. celery@<hostname>, inherited by the child at fork
+
+
+@signals.worker_process_init.connect
+def _init_child(**_: Any) -> None:
+    reset_redis()  # never share the parent's sockets
+    s = get_service_settings()
+    s.voices_dir.mkdir(parents=True, exist_ok=True)
+    s.outputs_dir.mkdir(parents=True, exist_ok=True)
+    logger.info("worker child pid=%d starting on %s", os.getpid(), _Child.node)
+    _init_engines()
+    logging.getLogger("engines.vram").addHandler(_VramEventHandler())
+    logging.getLogger("engines.vram").setLevel(logging.INFO)
+    publish_vram("startup")
+    threading.Thread(target=_heartbeat, name="vram-heartbeat", daemon=True).start()
+    _preload(s.preload_engines)
+
+
+def _init_engines() -> None:
+    from engines import check_cuda, get_settings
+
+    report = check_cuda()  # logs the seed's CUDA lines; safe without torch
+    logger.info("cuda_check: %s", report.to_dict())
+    get_settings()  # logs "LOW_VRAM env=... parsed=..."
+    try:
+        from engines import get_vram_manager
+
+        _Child.manager = get_vram_manager()  # logs "LOW VRAM MODE: ENABLED" or "NORMAL MODE"
+    except ImportError as exc:
+        logger.error("engines unavailable (%s): synthesis jobs will fail", exc)
+
+
+def _preload(names: str) -> None:
+    """Normal mode: warm the listed engines so the first job needs no load."""
+    for name in [n.strip() for n in names.split(",") if n.strip()]:
+        try:
+            _engine(name).load()
+        except Exception as exc:  # noqa: BLE001  (a bad model path fails jobs, not the worker)
+            logger.error("preloading engine %s failed: %s", name, exc)
+
+
+@signals.worker_process_shutdown.connect
+def _shutdown_child(**_: Any) -> None:
+    _Child.stop.set()
+    if _Child.manager is not None:
+        _Child.manager.clear()
+
+
+def _engine(name: str):
+    """Engines are built once per child (they resolve paths and pick the device)."""
+    if name not in _Child.engines:
+        from engines import get_engine
+
+        _Child.engines[name] = get_engine(name)
+    return _Child.engines[name]
+
+
+# --------------------------------------------------------------------------- job wrapper
+def _run_job(job_id: str, body: Callable[[dict], dict]) -> str:
+    """Common life cycle: processing -> completed | failed; never raises (worker survives)."""
+    store = _store()
+    record = store.get(job_id)
+    if record is None:
+        logger.warning("job %s: no record (expired or unknown), dropped", job_id)
+        return "missing"
+    if record["status"] in (JobStatus.completed.value, JobStatus.failed.value):
+        return record["status"]  # a redelivery of a job that already finished
+    if not _admit(store, job_id, record):
+        return JobStatus.failed.value
+    started = time.time()
+    queue_wait = started - jobstore.parse_iso(record["created_at"]).timestamp()
+    store.update(job_id, status=JobStatus.processing.value, started_at=jobstore.now_iso(),
+                 worker=_worker_id(), error=None, timings={"queue_wait_s": round(queue_wait, 4)})
+    try:
+        updates = body(record)
+        status, error = JobStatus.completed.value, None
+    except Exception as exc:  # noqa: BLE001
+        updates, status, error = {}, JobStatus.failed.value, _error_text(exc)
+        logger.log(logging.WARNING if isinstance(exc, _EXPECTED) else logging.ERROR,
+                   "job %s failed: %s", job_id, error, exc_info=not isinstance(exc, _EXPECTED))
+    timings = {"queue_wait_s": round(queue_wait, 4), **updates.pop("timings", {}),
+               "total_s": round(time.time() - started, 4)}
+    store.update(job_id, status=status, error=error, finished_at=jobstore.now_iso(),
+                 timings=timings, **updates)
+    logger.info("job %s %s in %.2f s", job_id, status, timings["total_s"])
+    publish_vram("task")
+    return status
+
+
+def _admit(store: jobstore.JobStore, job_id: str, record: dict) -> bool:
+    """Count this delivery; a job whose worker died too often is failed, not run again."""
+    attempt = store.start_attempt(job_id)
+    limit = get_service_settings().max_job_attempts
+    if attempt <= limit:
+        if attempt > 1:
+            logger.warning("job %s: attempt %d of %d (previous worker lost mid-job)", job_id,
+                           attempt, limit)
+        return True
+    store.update(job_id, status=JobStatus.failed.value, finished_at=jobstore.now_iso(),
+                 error=f"worker lost mid-job {limit} time(s) (process killed, e.g. out of memory); "
+                       "not retried")
+    if record.get("mode") == "clone" and record.get("voice_id"):
+        _voices().update(record["voice_id"], status=VoiceStatus.failed.value,
+                         error="worker lost while validating the reference")
+    return False
+
+
+def _error_text(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else ""
+    return text if isinstance(exc, _EXPECTED) else f"{type(exc).__name__}: {text}"
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    from engines.errors import EngineError
+
+    return (JobError, EngineError)
+
+
+_EXPECTED = _expected_errors()
+
+
+# --------------------------------------------------------------------------- tasks
+@app.task(name=TASK_CLONE)
+def clone_voice(job_id: str) -> str:
+    return _run_job(job_id, _clone)
+
+
+@app.task(name=TASK_SYNTHESIZE)
+def synthesize(job_id: str) -> str:
+    return _run_job(job_id, _synthesize)
+
+
+def _clone(record: dict) -> dict:
+    """Full decode of the upload (silence, NaN, length) into a mono reference.wav."""
+    from engines.audio import load_reference, write_audio
+    from engines.errors import ReferenceAudioError
+
+    voices = _voices()
+    meta = voices.get(record["voice_id"])
+    if meta is None:
+        raise JobError(f"voice {record['voice_id']} was deleted before it was processed")
+    start = time.perf_counter()
+    try:
+        ref = load_reference(voices.upload_path(meta), CLONE_SAMPLE_RATE, CLONE_MAX_SECONDS,
+                             min_seconds=get_service_settings().min_reference_seconds)
+    except ReferenceAudioError as exc:
+        voices.update(meta["voice_id"], status=VoiceStatus.failed.value, error=str(exc))
+        raise
+    write_audio(voices.reference_path(meta["voice_id"]), ref.samples, ref.sample_rate)
+    voices.update(meta["voice_id"], status=VoiceStatus.ready.value, error=None,
+                  duration_s=round(ref.duration_s, 3), sample_rate=ref.sample_rate)
+    return {"timings": {"voice_prep_s": round(time.perf_counter() - start, 4)}}
+
+
+def _ready_voice(voice_id: str) -> dict:
+    meta = _voices().get(voice_id)
+    if meta is None:
+        raise JobError(f"voice_id: voice {voice_id} not found (deleted?)")
+    if meta["status"] != VoiceStatus.ready.value:
+        raise JobError(f"voice_id: voice {voice_id} is {meta['status']}"
+                       + (f": {meta['error']}" if meta.get("error") else ""))
+    return meta
+
+
+def _synthesize(record: dict) -> dict:
+    from engines.audio import to_wav_bytes
+
+    meta = _ready_voice(record["voice_id"])
+    engine = _engine(record["engine"])
+    t0 = time.perf_counter()
+    voice = engine.prepare_voice(_voices().reference_path(meta["voice_id"]),
+                                 ref_text=meta.get("ref_text"), language=record["language"])
+    t1 = time.perf_counter()
+    result = engine.synthesize(record["text"], voice, language=record["language"],
+                               profile=record["quality_profile"])
+    t2 = time.perf_counter()
+    out = get_service_settings().outputs_dir / f"{record['job_id']}.wav"
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_bytes(to_wav_bytes(result.waveform, result.sample_rate))
+    os.replace(tmp, out)  # the API never serves half a file
+    write_s = time.perf_counter() - t2
+    return {"engine": engine.name, "device": result.device, "output_file": out.name,
+            "audio_duration_s": round(result.duration_s, 3),
+            "timings": {"voice_prep_s": round(t1 - t0, 4),
+                        "load_s": round(result.timings.get("load_s", 0.0), 4),
+                        "inference_s": round(result.timings.get("infer_s", t2 - t1), 4),
+                        "write_s": round(write_s, 4)}}
+
