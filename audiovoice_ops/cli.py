@@ -14,6 +14,7 @@ import typer
 
 from audiovoice_ops import __version__
 from audiovoice_ops.commands import check_gpu as check_gpu_cmd
+from audiovoice_ops.commands import doctor as doctor_cmd
 from audiovoice_ops.commands import cleanup as cleanup_cmd
 from audiovoice_ops.commands import env as env_cmd
 from audiovoice_ops.commands import logs as logs_cmd
@@ -21,7 +22,7 @@ from audiovoice_ops.commands import rebuild as rebuild_cmd
 from audiovoice_ops.commands import restart as restart_cmd
 from audiovoice_ops.commands import status as status_cmd
 from audiovoice_ops.commands import vram as vram_cmd
-from audiovoice_ops.commands.common import GlobalOptions, err_console, print_json
+from audiovoice_ops.commands.common import GlobalOptions, print_json, report_error
 from audiovoice_ops.core.errors import AvopsError, ExitCode
 
 app = typer.Typer(
@@ -58,25 +59,24 @@ app.command("restart")(restart_cmd.restart)
 app.command("logs")(logs_cmd.logs)
 app.command("check-gpu")(check_gpu_cmd.check_gpu)
 app.command("vram")(vram_cmd.vram)
+app.command("doctor")(doctor_cmd.doctor)
 
 
 def main() -> None:
     try:
         app()
     except AvopsError as exc:
-        sys.exit(report_error(exc.message, exc.hint, exc.exit_code))
+        sys.exit(fail(exc.message, exc.hint, exc.exit_code))
     except KeyboardInterrupt:
-        sys.exit(report_error("interrupted", None, ExitCode.INTERRUPTED))
+        sys.exit(fail("interrupted", None, ExitCode.INTERRUPTED))
     except Exception as exc:  # Docker SDK and pydantic errors that escaped a command
         if _is_expected(exc):
-            sys.exit(report_error(_one_line(exc), None, ExitCode.OPERATION_FAILED))
+            sys.exit(fail(_one_line(exc), None, ExitCode.OPERATION_FAILED))
         raise
 
 
-def report_error(message: str, hint: str | None, code: int) -> int:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    if hint:
-        err_console.print(f"[dim]hint:[/] {hint}", highlight=False, soft_wrap=True)
+def fail(message: str, hint: str | None, code: int) -> int:
+    report_error(message, hint)
     if "--json" in sys.argv:
         print_json({"error": message, "hint": hint, "exit_code": int(code)})
     return int(code)
