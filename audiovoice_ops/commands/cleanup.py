@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from audiovoice_ops.commands.common import (
-    JsonOption, console, docker_client, global_options, load_stack_from, print_json,
+    JsonOption, console, docker_client, global_options, load_stack_from, print_json, report_error,
 )
 from audiovoice_ops.commands.lifecycle import WaitLockOption, lock_waiting_notice
 from audiovoice_ops.core.errors import ExitCode
@@ -41,14 +41,16 @@ def cleanup(
             for s in plan.squatters:
                 _mark_refused(plan, s)
         if dry_run:
-            return _finish(plan, json_output, dry_run=True)
+            _finish(plan, json_output, dry_run=True)
         if volumes and not yes and any(a.outcome == "planned" for a in plan.volumes):
             _confirm_volumes(plan, json_output)
         try:
             execute_cleanup(client, stack, plan, timeout=timeout, force=force)
-        except Refused:
-            _finish(plan, json_output, dry_run=False)
-            raise
+        except Refused as exc:
+            # Show the plan with the refusal (one JSON document in --json mode), then the error.
+            _show(plan, json_output, dry_run=False, error=exc.message)
+            report_error(exc.message, exc.hint)
+            raise typer.Exit(ExitCode.REFUSED) from None
     _finish(plan, json_output, dry_run=False)
 
 
@@ -73,12 +75,16 @@ def _confirm_volumes(plan, json_output: bool) -> None:
 
 
 def _finish(plan, json_output: bool, dry_run: bool) -> None:
-    if json_output:
-        print_json({**plan.to_dict(), "dry_run": dry_run})
-    else:
-        render(plan, dry_run)
+    _show(plan, json_output, dry_run)
     failed = any(a.outcome == "failed" for a in plan.actions)
     raise typer.Exit(ExitCode.OPERATION_FAILED if failed else ExitCode.OK)
+
+
+def _show(plan, json_output: bool, dry_run: bool, error: str | None = None) -> None:
+    if json_output:
+        print_json({**plan.to_dict(), "dry_run": dry_run, "error": error})
+    else:
+        render(plan, dry_run)
 
 
 def render(plan, dry_run: bool) -> None:

@@ -70,3 +70,10 @@ def format_duration(seconds: float | None) -> str:
         if len(parts) == 2:
             break
     return "".join(parts)
+
+
+def report_error(message: str, hint: str | None) -> None:
+    """The one-line error (and its fix) every failure ends with, on stderr."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    if hint:
+        err_console.print(f"[dim]hint:[/] {hint}", highlight=False, soft_wrap=True)

@@ -1,0 +1,127 @@
+"""`avops cleanup` touches only what carries the project's labels."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from audiovoice_ops.core.errors import ExitCode
+
+pytestmark = pytest.mark.docker
+
+
+def cleanup(project, *args):
+    result = project.avops("cleanup", "--json", *args)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+def outcomes(data, kind):
+    return {a["name"]: a["outcome"] for a in data["actions"] if a["kind"] == kind}
+
+
+@pytest.fixture
+def bystanders(docker_client, build_project):
+    """Things that look like the project but are not its: all must survive cleanup."""
+    made = {"containers": [], "images": [], "volumes": [], "networks": []}
+    busybox = docker_client.images.get("avops-test/busybox:latest")
+    for tag in ("my-audio-voice-backup", f"{build_project.name}-app-backup"):
+        busybox.tag(f"avops-test/{tag}", "latest")
+        made["images"].append(f"avops-test/{tag}:latest")
+    made["containers"].append(docker_client.containers.run(
+        "avops-test/busybox:latest", ["sleep", "300"], detach=True, network_mode="none",
+        name=f"other-{build_project.name}", labels={"com.docker.compose.project": "someone-else"}).id)
+    made["volumes"].append(docker_client.volumes.create(f"{build_project.name}_data_backup").name)
+    made["networks"].append(docker_client.networks.create(f"{build_project.name}_default_copy").id)
+    yield made
+    for cid in made["containers"]:
+        docker_client.api.remove_container(cid, force=True)
+    for image in made["images"]:
+        docker_client.api.remove_image(image)
+    for vol in made["volumes"]:
+        docker_client.api.remove_volume(vol)
+    for net in made["networks"]:
+        docker_client.api.remove_network(net)
+
+
+def test_cleanup_spares_everything_without_the_project_label(build_project, docker_client, bystanders):
+    assert build_project.avops("rebuild").returncode == 0
+    code, data = cleanup(build_project)
+    assert code == 0, data
+    assert set(outcomes(data, "container").values()) == {"removed"}
+    assert len(outcomes(data, "container")) == 2
+    assert outcomes(data, "image") == {f"{build_project.name}-app:latest": "removed"}
+    assert outcomes(data, "volume") == {f"{build_project.name}_data": "kept"}
+    assert data["kept"] == [f"{build_project.name}_data"]
+    # bystanders all still there
+    for cid in bystanders["containers"]:
+        assert docker_client.api.inspect_container(cid)["State"]["Running"]
+    for image in bystanders["images"]:
+        docker_client.api.inspect_image(image)
+    docker_client.api.inspect_image("avops-test/busybox:latest")
+    for vol in bystanders["volumes"]:
+        docker_client.api.inspect_volume(vol)
+    for net in bystanders["networks"]:
+        docker_client.api.inspect_network(net)
+    # the project's data volume too
+    docker_client.api.inspect_volume(f"{build_project.name}_data")
+
+
+def test_cleanup_is_idempotent(build_project):
+    assert build_project.avops("rebuild").returncode == 0
+    assert cleanup(build_project)[0] == 0
+    code, data = cleanup(build_project)
+    assert code == 0
+    assert data["removed"] == 0
+
+
+def test_dry_run_changes_nothing(build_project, docker_client):
+    assert build_project.avops("rebuild").returncode == 0
+    code, data = cleanup(build_project, "--dry-run")
+    assert code == 0 and data["dry_run"] is True
+    assert set(outcomes(data, "container").values()) == {"planned"}
+    assert len(docker_client.api.containers(filters={"label": f"com.docker.compose.project={build_project.name}"})) == 2
+
+
+def test_volumes_removed_only_when_asked(build_project, docker_client):
+    assert build_project.avops("rebuild").returncode == 0
+    code, data = cleanup(build_project, "--volumes")  # no terminal, no --yes: refuse to guess
+    assert code == ExitCode.CONFIG
+    docker_client.api.inspect_volume(f"{build_project.name}_data")
+    code, data = cleanup(build_project, "--volumes", "--yes")
+    assert code == 0
+    assert outcomes(data, "volume") == {f"{build_project.name}_data": "removed"}
+
+
+def test_cleanup_removes_orphans_and_one_offs(build_project):
+    from audiovoice_ops.core import labels as L
+
+    build_project.foreign_container(f"{build_project.name}-old-1", labels={
+        L.PROJECT: build_project.name, L.SERVICE: "old", L.ONEOFF: "False"})
+    build_project.foreign_container(f"{build_project.name}-app-run-1", labels={
+        L.PROJECT: build_project.name, L.SERVICE: "app", L.ONEOFF: "True"})
+    code, data = cleanup(build_project, "--timeout", "0")
+    assert code == 0
+    assert outcomes(data, "container") == {f"{build_project.name}-old-1": "removed",
+                                           f"{build_project.name}-app-run-1": "removed"}
+
+
+def test_squatter_refused_unless_forced(build_project, docker_client):
+    assert build_project.avops("rebuild").returncode == 0
+    squatter = build_project.foreign_container(f"{build_project.name}-intruder")
+    code, data = cleanup(build_project)
+    assert code == ExitCode.REFUSED
+    assert outcomes(data, "container")[f"{build_project.name}-intruder"] == "refused"
+    assert len(docker_client.api.containers(filters={"label": f"com.docker.compose.project={build_project.name}"})) == 2
+    code, data = cleanup(build_project, "--force")
+    assert code == 0
+    assert docker_client.api.inspect_container(squatter)["State"]["Running"]  # never touched
+    assert not docker_client.api.containers(filters={"label": f"com.docker.compose.project={build_project.name}"})
+
+
+def test_table_output(build_project):
+    assert build_project.avops("rebuild").returncode == 0
+    result = build_project.avops("cleanup")
+    assert result.returncode == 0
+    assert "removed" in result.stdout and f"{build_project.name}_data" in result.stdout
