@@ -26,8 +26,11 @@ def cleanup(
     wait_lock: WaitLockOption = 0.0,
     json_output: JsonOption = False,
 ) -> None:
-    """Stop and remove every container of the project (services, orphans, one-offs) in parallel,
-    its networks and the images avops built for it. Named volumes are kept unless --volumes."""
+    """Remove the project's containers, networks and built images, selected by label only.
+
+    Service containers, orphans and one-offs are stopped in parallel. Named volumes (users' data)
+    are kept unless --volumes. Foreign containers are never touched.
+    """
     from audiovoice_ops.core.cleanup import execute_cleanup, plan_cleanup
     from audiovoice_ops.core.errors import Refused
     from audiovoice_ops.core.lock import project_lock

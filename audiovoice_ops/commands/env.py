@@ -20,8 +20,11 @@ def env(
     no_docker: Annotated[bool, typer.Option("--no-docker", help="Only compute the environment from the files; skip the drift check.")] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Show the environment each service gets from the compose file and .env, and the drift against
-    its running container. Exit 1 on drift; the fix is `avops restart SERVICE` (it recreates)."""
+    """Show each service's effective environment and its drift from the running container.
+
+    The environment comes from the compose file and .env with Compose's rules. Exit 1 on drift; the
+    fix is `avops restart SERVICE`, which recreates the container.
+    """
     from audiovoice_ops.core.drift import build_env_report
 
     settings = global_options(ctx).settings()

@@ -28,8 +28,11 @@ def rebuild(
     wait_lock: WaitLockOption = 0.0,
     json_output: JsonOption = False,
 ) -> None:
-    """Clean rebuild: check .env, remove the old containers, build images, start everything in
-    dependency order and wait (event-driven) until healthy. Exit 0 only if all is healthy."""
+    """Clean rebuild: cleanup, build without cache, start in order, wait until healthy.
+
+    Checks .env first (LOW_VRAM set and valid), waits on Docker events rather than sleeping, and
+    exits 0 only if every service is healthy.
+    """
     from audiovoice_ops.core.errors import AvopsError
     from audiovoice_ops.core.lock import project_lock
     from audiovoice_ops.core.rebuild import check_preconditions, rebuild as run_rebuild

@@ -26,8 +26,11 @@ def restart(
     wait_lock: WaitLockOption = 0.0,
     json_output: JsonOption = False,
 ) -> None:
-    """Recreate containers (stop, remove, create from the current compose file and .env, start,
-    wait healthy), because `docker restart` does not re-read env_file."""
+    """Recreate containers so they pick up the current .env (never `docker restart`).
+
+    Stop, remove, create from the current compose file and .env, start, wait healthy: `docker
+    restart` keeps the old environment, which is how LOW_VRAM stayed off.
+    """
     from audiovoice_ops.core.errors import AvopsError
     from audiovoice_ops.core.lock import project_lock
     from audiovoice_ops.core.restart import restart as run_restart

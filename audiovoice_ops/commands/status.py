@@ -16,7 +16,8 @@ HEALTH_STYLE = {"healthy": "green", "starting": "yellow", "unhealthy": "red"}
 def status(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Show each service's container, state, health, image, uptime and GPU; check the invariants.
 
-    Exit 1 when an invariant fails (missing or duplicate container, orphan, squatter, unhealthy).
+    Exit 1 when an invariant fails: a missing or duplicate container, an orphan, a squatter, or a
+    container that is not running or unhealthy.
     """
     from audiovoice_ops.core.status import build_status
 
