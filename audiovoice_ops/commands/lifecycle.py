@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
-from audiovoice_ops.commands.common import err_console
-from audiovoice_ops.core.errors import BuildFailed, WaitFailed
+from audiovoice_ops.commands.common import console, err_console, print_json
+from audiovoice_ops.commands.progress import RichReporter
+from audiovoice_ops.commands.status import render as render_status
+from audiovoice_ops.core.errors import AvopsError, BuildFailed, ExitCode, WaitFailed
+from audiovoice_ops.core.lock import project_lock
 
 GpusOption = Annotated[str | None, typer.Option(
     "--gpus", help="GPU reservations: auto (CPU fallback with a warning), on (fail without GPU), off. Env AVOPS_GPUS.",
@@ -36,3 +40,26 @@ def print_failure_details(exc: Exception) -> None:
 
 def lock_waiting_notice(holder: str) -> None:
     err_console.print(f"waiting for another avops process (pid {holder}) to finish with this project...")
+
+
+def run_locked_and_report(project: str, wait_lock: float, json_output: bool, verbose: bool,
+                          operation: Callable[[RichReporter], object]) -> None:
+    """Run ``operation(reporter)`` under the project lock, show its StatusReport, exit 0 if healthy.
+
+    Progress goes to stderr in --json mode so stdout stays one JSON document.
+    """
+    reporter = RichReporter(err_console if json_output else console, verbose=verbose)
+    try:
+        with project_lock(project, wait_lock, lock_waiting_notice):
+            report = operation(reporter)
+    except AvopsError as exc:
+        reporter.close()
+        print_failure_details(exc)
+        raise
+    finally:
+        reporter.close()
+    if json_output:
+        print_json(report.to_dict())
+    else:
+        render_status(report)
+    raise typer.Exit(ExitCode.OK if report.ok else ExitCode.CHECK_FAILED)

@@ -6,15 +6,8 @@ from typing import Annotated
 
 import typer
 
-from audiovoice_ops.commands.common import (
-    JsonOption, console, docker_client, err_console, global_options, load_stack_from, print_json,
-)
-from audiovoice_ops.commands.lifecycle import (
-    GpusOption, TimeoutOption, WaitLockOption, lock_waiting_notice, print_failure_details,
-)
-from audiovoice_ops.commands.progress import RichReporter
-from audiovoice_ops.commands.status import render as render_status
-from audiovoice_ops.core.errors import ExitCode
+from audiovoice_ops.commands.common import JsonOption, docker_client, global_options, load_stack_from
+from audiovoice_ops.commands.lifecycle import GpusOption, TimeoutOption, WaitLockOption, run_locked_and_report
 
 
 def rebuild(
@@ -33,8 +26,6 @@ def rebuild(
     Checks .env first (LOW_VRAM set and valid), waits on Docker events rather than sleeping, and
     exits 0 only if every service is healthy.
     """
-    from audiovoice_ops.core.errors import AvopsError
-    from audiovoice_ops.core.lock import project_lock
     from audiovoice_ops.core.rebuild import check_preconditions, rebuild as run_rebuild
     from audiovoice_ops.core.settings import process_environment
 
@@ -42,19 +33,6 @@ def rebuild(
     stack = load_stack_from(settings, require_env_file=True)
     check_preconditions(stack, process_environment())
     client = docker_client(settings)
-    reporter = RichReporter(err_console if json_output else console, verbose=verbose)
-    try:
-        with project_lock(stack.project, wait_lock, lock_waiting_notice):
-            report = run_rebuild(client, stack, reporter, services=service, nocache=not cache,
-                                 gpus=settings.gpus, timeout=settings.timeout, force=force)
-    except AvopsError as exc:
-        reporter.close()
-        print_failure_details(exc)
-        raise
-    finally:
-        reporter.close()
-    if json_output:
-        print_json(report.to_dict())
-    else:
-        render_status(report)
-    raise typer.Exit(ExitCode.OK if report.ok else ExitCode.CHECK_FAILED)
+    run_locked_and_report(stack.project, wait_lock, json_output, verbose, lambda reporter: run_rebuild(
+        client, stack, reporter, services=service, nocache=not cache, gpus=settings.gpus,
+        timeout=settings.timeout, force=force))

@@ -6,15 +6,8 @@ from typing import Annotated
 
 import typer
 
-from audiovoice_ops.commands.common import (
-    JsonOption, console, docker_client, err_console, global_options, load_stack_from, print_json,
-)
-from audiovoice_ops.commands.lifecycle import (
-    GpusOption, TimeoutOption, WaitLockOption, lock_waiting_notice, print_failure_details,
-)
-from audiovoice_ops.commands.progress import RichReporter
-from audiovoice_ops.commands.status import render as render_status
-from audiovoice_ops.core.errors import ExitCode
+from audiovoice_ops.commands.common import JsonOption, docker_client, global_options, load_stack_from
+from audiovoice_ops.commands.lifecycle import GpusOption, TimeoutOption, WaitLockOption, run_locked_and_report
 
 
 def restart(
@@ -31,26 +24,11 @@ def restart(
     Stop, remove, create from the current compose file and .env, start, wait healthy: `docker
     restart` keeps the old environment, which is how LOW_VRAM stayed off.
     """
-    from audiovoice_ops.core.errors import AvopsError
-    from audiovoice_ops.core.lock import project_lock
     from audiovoice_ops.core.restart import restart as run_restart
 
     settings = global_options(ctx).settings(gpus=gpus, timeout=timeout)
     stack = load_stack_from(settings, require_env_file=True)
     client = docker_client(settings)
-    reporter = RichReporter(err_console if json_output else console)
-    try:
-        with project_lock(stack.project, wait_lock, lock_waiting_notice):
-            report = run_restart(client, stack, reporter, services=services, gpus=settings.gpus,
-                                 timeout=settings.timeout, stop_timeout=stop_timeout)
-    except AvopsError as exc:
-        reporter.close()
-        print_failure_details(exc)
-        raise
-    finally:
-        reporter.close()
-    if json_output:
-        print_json(report.to_dict())
-    else:
-        render_status(report)
-    raise typer.Exit(ExitCode.OK if report.ok else ExitCode.CHECK_FAILED)
+    run_locked_and_report(stack.project, wait_lock, json_output, False, lambda reporter: run_restart(
+        client, stack, reporter, services=services, gpus=settings.gpus, timeout=settings.timeout,
+        stop_timeout=stop_timeout))
