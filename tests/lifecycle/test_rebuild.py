@@ -156,3 +156,24 @@ def test_gpus_off_never_requests(build_project):
     result, _ = rebuild(build_project, "--gpus", "off")
     assert result.returncode == 0, result.stderr
     assert "WARNING" not in result.stdout
+
+
+def test_dependency_is_healthy_before_dependent_starts(build_project, docker_client):
+    from audiovoice_ops.core.containers import parse_docker_time
+
+    assert rebuild(build_project)[0].returncode == 0
+    store = docker_client.api.inspect_container(f"{build_project.name}-store-1")
+    app = docker_client.api.inspect_container(f"{build_project.name}-app-1")
+    first_pass = min(parse_docker_time(entry["End"]) for entry in store["State"]["Health"]["Log"]
+                     if entry["ExitCode"] == 0)
+    assert parse_docker_time(app["State"]["StartedAt"]) > first_pass
+
+
+def test_missing_image_is_pulled_and_a_pull_failure_is_clear(build_project):
+    compose = build_project.compose_file
+    compose.write_text(compose.read_text().replace("image: avops-test/busybox:latest",
+                                                   "image: avops-test/not-on-this-host:1.0", 1))
+    result, elapsed = rebuild(build_project)
+    assert result.returncode == ExitCode.OPERATION_FAILED
+    assert "pulling avops-test/not-on-this-host:1.0 failed" in result.stderr
+    assert "hint:" in result.stderr
