@@ -67,7 +67,8 @@ def collect(source, api) -> dict[str, Any]:
         result = api.vram()
         data = result.data if result.ok else {}
         frame["api"] = {**result.to_dict(), "vram": data.get("vram"), "age_seconds": data.get("age_seconds"),
-                        "server_timestamp": data.get("timestamp")}
+                        "server_timestamp": data.get("timestamp"), "worker": data.get("worker"),
+                        "event": data.get("event")}
     return frame
 
 
@@ -181,6 +182,8 @@ def api_view(api: dict[str, Any]) -> Table | Text:
     table = Table(title=title, title_justify="left", show_header=False)
     table.add_column("key", style="bold")
     table.add_column("value")
+    if api.get("worker") or api.get("event"):
+        table.add_row("published by", f"{api.get('worker') or '?'} on {api.get('event') or '?'}")
     table.add_row("mode", f"{mode} (offload {stats.get('offload', '-')}), device {stats.get('device', '-')}")
     table.add_row("allocated / reserved", f"{_mb(stats.get('allocated_mb'))} / {_mb(stats.get('reserved_mb'))}")
     table.add_row("free / total", f"{_mb(stats.get('free_mb'))} / {_mb(stats.get('total_mb'))}")

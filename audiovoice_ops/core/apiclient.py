@@ -82,7 +82,10 @@ class ApiClient:
     def vram(self) -> ApiResult:
         """``GET /admin/vram``: ``{"vram": {...VramManager.stats()...}, "timestamp": ..., "age_seconds": ...}``."""
         result = self.get("/admin/vram")
-        if result.ok and not isinstance(result.data.get("vram"), dict):
+        if result.ok and result.data.get("vram") is None and "vram" in result.data:
+            result.ok, result.error = False, (f"{result.url}: no worker has published VRAM stats yet "
+                                              "(worker not started, or not connected to Redis)")
+        elif result.ok and not isinstance(result.data.get("vram"), dict):
             result.ok, result.error = False, f"{result.url}: answer has no `vram` object"
         return result
 

@@ -13,7 +13,7 @@ import pytest
 from tests.support.dockerenv import REPO_ROOT, run_avops
 
 FRAME_KEYS = {"timestamp", "gpu", "api"}
-API_KEYS = {"url", "ok", "status", "error", "latency_s", "vram", "age_seconds", "server_timestamp"}
+API_KEYS = {"url", "ok", "status", "error", "latency_s", "vram", "age_seconds", "server_timestamp", "worker", "event"}
 
 
 def test_one_shot_json_schema_with_gpu_and_api(snapshots, cli_env, fake_api):
@@ -97,3 +97,15 @@ def test_bad_snapshot_file(cli_env, tmp_path):
     result = run_avops("vram", env={**cli_env, "AVOPS_NVML_SNAPSHOT": str(bad)})
     assert result.returncode == 3 and "invalid NVML snapshot" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_api_without_published_stats(cli_env, snapshots):
+    """The API answers but no worker has published yet (every field null): said in one line."""
+    from tests.gpu.apiserver import FakeApi
+
+    with FakeApi() as api:
+        api.stats = None
+        env = {**cli_env, "AVOPS_NVML_SNAPSHOT": str(snapshots / "no_driver.json"), "AVOPS_API_URL": api.url}
+        result = run_avops("vram", "--json", env=env)
+    frame = json.loads(result.stdout)
+    assert result.returncode == 1 and "no worker has published" in frame["api"]["error"]
