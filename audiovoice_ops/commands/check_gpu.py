@@ -19,8 +19,10 @@ def check_gpu(
     no_engine_probe: Annotated[bool, typer.Option("--no-engine-probe", help="Do not start the throw-away GPU probe container.")] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Can the GPU be used? Checks the host (NVML), the Docker Engine (GPU pass-through) and the
-    worker container (torch.cuda inside it), and compares LOW_VRAM in .env with the GPU's size.
+    """Can the GPU be used? Checks the host, the Docker Engine and the worker container.
+
+    Host: NVML, GPUs, memory, compute capability; LOW_VRAM in .env compared with the GPU's size.
+    Engine: GPU pass-through. Container: torch.cuda inside the worker.
 
     Exit 0 usable; 10 no NVIDIA driver; 11 the engine cannot pass GPUs; 12 the container cannot see the GPU.
     """

@@ -21,8 +21,10 @@ def doctor(
     no_api: Annotated[bool, typer.Option("--no-api", help="Skip the API checks (/health, /admin/vram).")] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Run the validation checklist: containers, LOW_VRAM, F5-TTS on CUDA, Dockerfile base image,
-    healthchecks, GPU reservation, /admin/vram. Each check: pass, warn, fail or skipped, with a fix.
+    """Run the final validation checklist; exit 1 if any check fails.
+
+    Containers, LOW_VRAM, F5-TTS on CUDA, Dockerfile base image, healthchecks, GPU reservation,
+    /admin/vram. Each check: pass, warn, fail or skipped, with a one-line fix.
 
     Exit 0 when no check fails, 1 when any fails (warnings do not fail).
     """

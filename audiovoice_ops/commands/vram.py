@@ -30,8 +30,10 @@ def vram(
     no_api: Annotated[bool, typer.Option("--no-api", help="Do not ask the API's /admin/vram.")] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Show GPU memory, utilisation and per-process VRAM (with container names), plus the worker's
-    VRAM manager state from the API. --json prints one object; with --watch, one object per line.
+    """Show GPU memory and per-process VRAM, and the worker's VRAM manager state.
+
+    Per-process rows carry their container names; the worker's view comes from GET /admin/vram.
+    --json prints one object; with --watch, one object per line.
 
     Exit 0; 1 when neither NVML nor the API answers (one-shot only).
     """
