@@ -45,6 +45,9 @@ def render(report) -> None:
             f"[{HEALTH_STYLE.get(row.health or '', 'white')}]{health}[/]",
             row.image, format_duration(row.uptime_seconds), gpu_cell(row.gpu, row.gpu_requested),
         )
+    for problem in report.problems:
+        if problem.kind == "missing":
+            table.add_row(problem.subject, "-", "[red]missing[/]", "-", "-", "-", "-")
     console.print(table)
     for problem in report.problems:
         console.print(f"[red]✗[/] {problem.message}")
