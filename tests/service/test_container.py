@@ -162,6 +162,16 @@ def stack_project(docker_client, python_base, redis_image, tmp_path):
         pass
 
 
+def _health_from_inside(client, container: str) -> str:
+    """Diagnostics for a failed bring-up: the API's own /health body."""
+    try:
+        exec_id = client.api.exec_create(container, ["python", "-c", (
+            "import httpx; print(httpx.get('http://127.0.0.1:8005/health').text)")])
+        return "\n/health inside the api container: " + client.api.exec_start(exec_id).decode()
+    except Exception as exc:  # noqa: BLE001
+        return f"\n(no /health from inside: {exc})"
+
+
 def test_compose_loads_through_avops_stack_model():
     from audiovoice_ops.core.stack import load_stack
 
@@ -184,7 +194,8 @@ def test_avops_rebuild_brings_the_stack_up_healthy(docker_client, stack_project)
     result = subprocess.run([sys.executable, "-m", "audiovoice_ops", "rebuild", "--gpus", "off",
                              "--cache", "--timeout", "180"], env=p["env"], cwd=p["ctx"],
                             capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, (result.stdout[-3000:] + result.stderr[-3000:]
+                                    + _health_from_inside(docker_client, f"{p['name']}-api"))
     for svc in ("api", "celery", "redis"):
         state = docker_client.api.inspect_container(f"{p['name']}-{svc}")["State"]
         assert state["Health"]["Status"] == "healthy", (svc, state)
