@@ -109,6 +109,7 @@ class VramManager:
                               swaps_in=0, cpu_fallbacks=0)
         self._load_times: list[float] = []
         self._swap_times: list[float] = []
+        self._listeners: list[Callable[[str, str], None]] = []
         if self.low_vram_mode:
             logger.info("LOW VRAM MODE: ENABLED - models are loaded per job and taken off the GPU "
                         "afterwards (VRAM_OFFLOAD=%s)", self.offload)
@@ -174,6 +175,22 @@ class VramManager:
         with self._lock:
             for key in list(self._entries):
                 self.unload(key)
+
+    def add_listener(self, callback: Callable[[str, str], None]) -> None:
+        """Call ``callback(event, model_key)`` after every load, swap-in, park and unload.
+
+        Events: ``load``, ``swap_in``, ``park`` (weights to host RAM without a GPU copy to free),
+        ``unload``. The worker uses it to publish ``stats()`` the moment memory changes. A failing
+        listener is logged and never breaks a job.
+        """
+        self._listeners.append(callback)
+
+    def _notify(self, event: str, key: str) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(event, key)
+            except Exception:  # noqa: BLE001 - observers must not fail jobs
+                logger.warning("VRAM listener %r failed on %s of '%s'", callback, event, key, exc_info=True)
 
     def resident(self) -> list[str]:
         with self._lock:
@@ -270,6 +287,7 @@ class VramManager:
         else:
             logger.info("model '%s' loaded on cpu in %.2f s: size %.1f MB", key, elapsed,
                         entry.size_mb)
+        self._notify("load", key)
         return entry
 
     def _load_after_oom(self, key: str, load_fn: LoadFn, device: str, reason: str):
@@ -319,6 +337,7 @@ class VramManager:
         logger.info("model '%s' swapped back onto %s from host RAM in %.3f s: VRAM allocated "
                     "%.1f MB (+%.1f MB)", entry.key, device, elapsed, self._allocated(),
                     self._allocated() - before)
+        self._notify("swap_in", entry.key)
 
     def _to_cpu_or_raise(self, entry: _Entry, stage: str, reason: str) -> None:
         if not self.fallback_to_cpu:
@@ -379,6 +398,7 @@ class VramManager:
         """Move a model's weights to host RAM (VRAM_OFFLOAD=cpu)."""
         if entry.device == "cpu":
             entry.parked = True
+            self._notify("park", entry.key)
             return
         before = self._allocated()
         logger.info("LOW_VRAM: unloading model '%s' from VRAM to host RAM (%s)...", entry.key, reason)
@@ -415,6 +435,7 @@ class VramManager:
                         before - after, before, after)
         else:
             logger.info("model '%s' unloaded (no CUDA: nothing to free on a GPU)", key)
+        self._notify("unload", key)
 
     def _wait_for_release(self, need_mb: float) -> None:
         """After freeing, wait (bounded) until the driver reports the memory back."""

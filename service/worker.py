@@ -71,22 +71,6 @@ def publish_vram(event: str) -> None:
         logger.warning("could not publish VRAM stats (%s): %s", event, exc)
 
 
-class _VramEventHandler(logging.Handler):
-    """Publishes stats when the VRAM manager logs a load/unload.
-
-    The manager has no listener hook yet, so its log records are the event source:
-    each of these functions logs exactly once per load, swap or unload.
-    """
-
-    EVENTS = {"_load_fresh": "load", "_swap_in": "swap_in", "_after_unload": "unload",
-              "_park": "unload"}
-
-    def emit(self, record: logging.LogRecord) -> None:
-        event = self.EVENTS.get(record.funcName)
-        if event is not None:
-            publish_vram(event)
-
-
 def _heartbeat() -> None:
     interval = get_service_settings().vram_heartbeat_s
     while not _Child.stop.wait(interval):
@@ -106,8 +90,9 @@ def _init_child(**_: Any) -> None:
     s.outputs_dir.mkdir(parents=True, exist_ok=True)
     logger.info("worker child pid=%d starting on %s", os.getpid(), _Child.node)
     _init_engines()
-    logging.getLogger("engines.vram").addHandler(_VramEventHandler())
-    logging.getLogger("engines.vram").setLevel(logging.INFO)
+    if _Child.manager is not None:
+        # Publish the moment memory changes, so /admin/vram is never a heartbeat behind.
+        _Child.manager.add_listener(lambda event, _key: publish_vram(event))
     publish_vram("startup")
     threading.Thread(target=_heartbeat, name="vram-heartbeat", daemon=True).start()
     _preload(s.preload_engines)

@@ -254,3 +254,29 @@ def test_real_torch_module_on_cpu(offload):
     vm.clear()
     gc.collect()
     assert ref() is None
+
+
+@pytest.mark.parametrize("offload, expected", [
+    ("cpu", [("load", "m"), ("unload", "m"), ("swap_in", "m"), ("unload", "m")]),
+    ("none", [("load", "m"), ("unload", "m"), ("load", "m"), ("unload", "m")]),
+])
+def test_listeners_see_every_load_and_unload(offload, expected):
+    gpu = FakeGpu(1000)
+    vm = manager(gpu, low_vram=True, vram_offload=offload)
+    seen = []
+    vm.add_listener(lambda event, key: seen.append((event, key)))
+    vm.add_listener(lambda event, key: 1 / 0)  # a broken observer never breaks the job
+    for _ in range(2):
+        with vm.load_model("m", loader(gpu, 100), "cuda"):
+            # stats() from inside a callback-triggering thread must not deadlock
+            assert vm.stats()["loads"] >= 1
+    assert seen == expected
+
+
+def test_listener_reports_park_without_gpu():
+    vm = manager(FakeGpu(1000), low_vram=True, vram_offload="cpu")
+    seen = []
+    vm.add_listener(lambda event, key: seen.append(event))
+    with vm.load_model("m", lambda device: torch.nn.Linear(2, 2), "cpu"):
+        pass
+    assert seen == ["load", "park"]

@@ -23,7 +23,7 @@ fi
 if [ "${AVOPS_SKIP_PYTHON_IMAGE:-0}" != 1 ] && ! have_image avops-test/python:bookworm; then
     mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
     mirror=${mirror:-http://deb.debian.org/debian}
-    mmdebstrap --quiet --variant=essential --include=python3-venv,ca-certificates \
+    mmdebstrap --quiet --variant=essential --include=python3-venv,ca-certificates,libstdc++6 \
         bookworm - "$mirror" </dev/null | docker import - avops-test/python:bookworm >/dev/null
     echo "made avops-test/python:bookworm"
 fi
