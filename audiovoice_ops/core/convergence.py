@@ -89,11 +89,9 @@ def host_config(stack: Stack, service: str, with_gpus: bool) -> dict[str, Any]:
     svc = stack.service(service)
     networks = service_networks(stack, service)
     config: dict[str, Any] = {
-        "port_bindings": {f"{p.target}/{p.protocol}": (p.host_ip or "", p.published) if p.host_ip
-                          else p.published for p in svc.ports} or None,
+        "port_bindings": port_bindings(svc) or None,
         "mounts": [_mount(stack, m, Mount) for m in svc.volumes if m.type != "tmpfs"] or None,
-        "tmpfs": {t.split(":", 1)[0]: (t.split(":", 1)[1] if ":" in t else "") for t in svc.tmpfs}
-        | {m.target: "" for m in svc.volumes if m.type == "tmpfs"} or None,
+        "tmpfs": tmpfs_mounts(svc) or None,
         "restart_policy": restart_policy(svc.restart),
         "network_mode": svc.network_mode or (network_name(stack, networks[0]) if networks else None),
         "init": svc.init,
@@ -105,6 +103,24 @@ def host_config(stack: Stack, service: str, with_gpus: bool) -> dict[str, Any]:
     if with_gpus and svc.gpu_devices:
         config["device_requests"] = [device_request(d) for d in svc.gpu_devices]
     return config
+
+
+def port_bindings(svc: Service) -> dict[str, Any]:
+    """``{"8005/tcp": ("127.0.0.1", 8005)}``; no host IP binds all interfaces, no port picks one."""
+    bindings: dict[str, Any] = {}
+    for port in svc.ports:
+        bindings[f"{port.target}/{port.protocol}"] = (port.host_ip, port.published) if port.host_ip else port.published
+    return bindings
+
+
+def tmpfs_mounts(svc: Service) -> dict[str, str]:
+    """``tmpfs: [/tmp:size=64m]`` and ``volumes: [{type: tmpfs}]`` as Docker's ``{path: options}``."""
+    mounts = {}
+    for entry in svc.tmpfs:
+        path, _, options = entry.partition(":")
+        mounts[path] = options
+    mounts.update({m.target: "" for m in svc.volumes if m.type == "tmpfs"})
+    return mounts
 
 
 def _mount(stack: Stack, mount, mount_type):

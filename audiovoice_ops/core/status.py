@@ -100,6 +100,7 @@ def _service_problems(service: str, views: list[ContainerView]) -> list[Problem]
         if not view.running:
             problems.append(Problem("not_running", view.name, f"container {view.name} is {view.state}"))
         elif view.health == "unhealthy":
-            problems.append(Problem("unhealthy", view.name, f"container {view.name} is unhealthy: "
-                                    f"{(view.health_output or '').splitlines()[-1:] or ['no probe output']}"[:300]))
+            last_line = (view.health_output or "").strip().splitlines()[-1:] or ["no probe output"]
+            problems.append(Problem("unhealthy", view.name,
+                                    f"container {view.name} is unhealthy: {last_line[0][:200]}"))
     return problems
