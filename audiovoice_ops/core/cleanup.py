@@ -41,6 +41,7 @@ class CleanupPlan:
     images: list[Action] = field(default_factory=list)
     volumes: list[Action] = field(default_factory=list)
     squatters: list[Squatter] = field(default_factory=list)
+    whole_project: bool = True  # False when limited to some services: networks and images stay
 
     @property
     def actions(self) -> list[Action]:
@@ -58,12 +59,12 @@ def plan_cleanup(client: docker.DockerClient, stack: Stack, services: list[str] 
                  remove_volumes: bool = False, inventory: Inventory | None = None) -> CleanupPlan:
     """What cleanup would do. ``services`` limits it to those services' containers (rebuild --service)."""
     inventory = inventory or take_inventory(client, stack)
-    plan = CleanupPlan(project=stack.project, squatters=inventory.squatters)
+    plan = CleanupPlan(project=stack.project, squatters=inventory.squatters, whole_project=services is None)
     containers = inventory.all_project_containers
     if services is not None:
         containers = [c for c in containers if c.service in services]
     plan.containers = [Action("container", c.name, c.id) for c in containers]
-    if services is None:
+    if plan.whole_project:
         plan.networks = [Action("network", n["Name"], n["Id"]) for n in project_networks(client, stack.project)]
         plan.images = [Action("image", _image_name(i), i["Id"]) for i in built_images(client, stack.project)]
         plan.volumes = [Action("volume", v["Name"], v["Name"],
@@ -96,7 +97,7 @@ def execute_cleanup(client: docker.DockerClient, stack: Stack, plan: CleanupPlan
     for action in plan.volumes:
         if action.outcome == "planned":
             _attempt(action, lambda a=action: client.api.remove_volume(a.name))
-    if plan.images:
+    if plan.whole_project:
         # Leftovers of this project's builds: unused images carrying its label (dangling=False is
         # required for the label filter to select non-dangling parents too).
         client.api.prune_images(filters={"label": f"{L.BUILT_FOR_PROJECT}={stack.project}", "dangling": False})

@@ -77,6 +77,13 @@ def test_build_error_shows_failing_step(build_project):
     assert "failed at step 5/" in result.stderr and "(RUN echo \"about to fail\"" in result.stderr
     assert "about to fail" in result.stderr  # the build log tail
     assert "returned a non-zero code: 3" in result.stderr
+    # The failed build's layers carry the project label (the Dockerfile labels early): cleanup
+    # prunes them, leaving no image of the project behind, intermediate ones included.
+    client = build_project.client
+    selector = {"label": f"{L.BUILT_FOR_PROJECT}={build_project.name}"}
+    assert client.api.images(all=True, filters=selector)
+    assert build_project.avops("cleanup").returncode == 0
+    assert client.api.images(all=True, filters=selector) == []
 
 
 def test_crashing_service_fails_fast_with_logs(build_project):
