@@ -8,22 +8,23 @@ name. Run: ``uvicorn service.api:app --host 0.0.0.0 --port 8005``.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Optional
 
 import redis
-from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Path as PathParam, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 
 from service import jobs as jobstore
 from service import vram_publish
 from service.audio_validation import AudioRejected, sniff
-from service.auth import require_admin, require_client
+from service.auth import (Principal, RequestGuard, optional_principal, require_admin,
+                          require_client)
 from service.celery_app import TASK_CLONE, TASK_SYNTHESIZE, celery_app
+from service.ratelimit import RateLimiter
 from service.redis_conn import get_redis
 from service.schemas import (ErrorResponse, HealthCheck, HealthResponse, JobAccepted, JobCreate,
                              JobInfo, JobMode, JobStatus, VoiceCloneAccepted, VoiceInfo,
@@ -36,11 +37,25 @@ from service.voices import to_info as voice_info
 logger = logging.getLogger("service.api")
 
 UPLOAD_CHUNK = 1 << 20
-ERRORS = {code: {"model": ErrorResponse} for code in (404, 409, 413, 415, 422, 503)}
+ERRORS = {code: {"model": ErrorResponse}
+          for code in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)}
+ERRORS[401]["description"] = "Missing or invalid API key (`WWW-Authenticate: Bearer`)"
+ERRORS[403]["description"] = "Valid API key, but not an admin key"
+ERRORS[429]["description"] = "Per-key submission rate exceeded; see `Retry-After` (seconds)"
+AUTH = (401, 413)  # every protected route: the guard answers these before the route runs
+ID_RE = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+FORM_FIELDS = frozenset({"audio", "language", "voice_name", "ref_text"})
 
 
 def _err(*codes: int) -> dict:
-    return {c: ERRORS[c] for c in codes}
+    return {c: ERRORS[c] for c in (*AUTH, *codes)}
+
+
+def _id_param(what: str):
+    # Validated in the handlers (anything but a generated UUID is a 404, never a path); the
+    # schema says what ids look like.
+    return PathParam(..., description=f"A {what} id as returned by the API (a UUID).",
+                     json_schema_extra={"format": "uuid"})
 
 
 def settings_dep() -> ServiceSettings:
@@ -59,15 +74,20 @@ def create_app() -> FastAPI:
     app = FastAPI(title="audio-voice", version="0.1.0", lifespan=_lifespan,
                   description="Voice cloning and TTS jobs (F5-TTS, XTTS) on a Celery GPU worker.")
     _install_error_handlers(app)
+    app.add_middleware(RequestGuard)
     app.add_api_route("/health", health, methods=["GET"], response_model=HealthResponse,
                       tags=["Health"], responses={503: {"model": HealthResponse}},
-                      summary="Liveness and readiness (Redis, worker heartbeat, storage)")
+                      summary="Liveness and readiness (Redis, worker heartbeat, storage)",
+                      description="Open to all (container healthchecks). The per-check details "
+                                  "are shown to admin keys only.")
     client = [Depends(require_client)]
     app.add_api_route("/voices/clone", clone_voice, methods=["POST"], status_code=202,
                       response_model=VoiceCloneAccepted, tags=["Voices"], dependencies=client,
-                      responses=_err(413, 415, 422, 503), summary="Upload a reference voice")
+                      responses=_err(400, 413, 415, 422, 429, 503),
+                      summary="Upload a reference voice")
     app.add_api_route("/voices", list_voices, methods=["GET"], response_model=VoiceList,
-                      tags=["Voices"], dependencies=client, summary="List voices")
+                      tags=["Voices"], dependencies=client, responses=_err(),
+                      summary="List voices")
     app.add_api_route("/voices/{voice_id}", get_voice, methods=["GET"], response_model=VoiceInfo,
                       tags=["Voices"], dependencies=client, responses=_err(404),
                       summary="One voice")
@@ -76,7 +96,8 @@ def create_app() -> FastAPI:
                       summary="Delete a voice and its audio")
     app.add_api_route("/jobs", create_job, methods=["POST"], status_code=202,
                       response_model=JobAccepted, tags=["Jobs"], dependencies=client,
-                      responses=_err(404, 409, 422, 503), summary="Submit a synthesis job")
+                      responses=_err(400, 404, 409, 422, 429, 503),
+                      summary="Submit a synthesis job")
     app.add_api_route("/jobs/{job_id}", get_job, methods=["GET"], response_model=JobInfo,
                       tags=["Jobs"], dependencies=client, responses=_err(404, 503),
                       summary="Job status, error, timings, engine and device")
@@ -87,7 +108,7 @@ def create_app() -> FastAPI:
                       summary="Download the result WAV")
     app.add_api_route("/admin/vram", get_vram, methods=["GET"], response_model=VramResponse,
                       tags=["Admin"], dependencies=[Depends(require_admin)],
-                      responses=_err(503), summary="VRAM stats published by the worker")
+                      responses=_err(403, 503), summary="VRAM stats published by the worker")
     return app
 
 
@@ -100,10 +121,37 @@ async def _lifespan(_: FastAPI):
 def _startup() -> None:
     s = get_service_settings()
     logging.getLogger("service").setLevel(s.log_level.upper())
+    _check_auth_configured(s)
     s.voices_dir.mkdir(parents=True, exist_ok=True)
     s.outputs_dir.mkdir(parents=True, exist_ok=True)
     logger.info("Starting Audio Voice Service API (data=%s, redis=%s)", s.data_dir,
                 s.redis_url.split("@")[-1])
+
+
+class StartupRefused(RuntimeError):
+    pass
+
+
+def _check_auth_configured(s: ServiceSettings) -> None:
+    if s.client_key_digests or s.admin_key_digests:
+        logger.info("authentication on: %d client key(s), %d admin key(s)",
+                    len(s.client_key_digests), len(s.admin_key_digests))
+        return
+    if not s.allow_unauthenticated:
+        message = ("refusing to start: no API key configured. Set API_KEYS and ADMIN_API_KEYS "
+                   "in .env (make a key: python -c \"import secrets; "
+                   "print(secrets.token_urlsafe(32))\"), or set ALLOW_UNAUTHENTICATED=true to "
+                   "run an open API on a trusted network")
+        logger.critical(message)
+        print(message, flush=True)  # visible even when logging is not configured
+        raise StartupRefused(message)
+    banner = "!" * 78
+    for line in (banner, "ALLOW_UNAUTHENTICATED=true and no API key configured: the API is OPEN.",
+                 "Anyone who can reach this port can clone voices, submit jobs and use the GPU.",
+                 "Set API_KEYS / ADMIN_API_KEYS unless this runs on a trusted network only.",
+                 banner):
+        logger.warning(line)
+        print(f"WARNING: {line}", flush=True)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -132,16 +180,40 @@ def jsonable_errors(exc: RequestValidationError) -> list:
     return jsonable_encoder([{k: v for k, v in e.items() if k != "ctx"} for e in exc.errors()])
 
 
+# --------------------------------------------------------------------------- rate limit
+_limiter: Optional[RateLimiter] = None
+
+
+def submission_quota(principal: Principal = Depends(require_client),
+                     settings: ServiceSettings = Depends(settings_dep)) -> Principal:
+    """One token of the caller's bucket per job or clone submission; empty bucket: 429."""
+    global _limiter
+    if settings.rate_limit_per_minute <= 0:
+        return principal
+    if _limiter is None:
+        _limiter = RateLimiter(get_redis(), settings.rate_limit_per_minute,
+                               settings.rate_limit_burst)
+    decision = _limiter.hit(principal.key_id)
+    if not decision.allowed:
+        raise HTTPException(429, f"rate limit: at most {settings.rate_limit_per_minute:g} "
+                            f"submissions per minute per key (burst {settings.rate_limit_burst}); "
+                            f"retry in {decision.retry_after_header} s",
+                            headers={"Retry-After": decision.retry_after_header})
+    return principal
+
+
 # --------------------------------------------------------------------------- health
-def health(settings: ServiceSettings = Depends(settings_dep)) -> JSONResponse:
+def health(settings: ServiceSettings = Depends(settings_dep),
+           principal: Optional[Principal] = Depends(optional_principal)) -> JSONResponse:
     checks = {"redis": _check_redis(), "worker": _check_worker(settings),
               "storage": _check_storage(settings.data_dir)}
     if not (checks["redis"].ok and checks["storage"].ok):
         status, code = "unhealthy", 503
     else:  # no worker: jobs still queue, so the API itself is healthy
         status, code = ("ok" if checks["worker"].ok else "degraded"), 200
-    body = HealthResponse(status=status, checks=checks)
-    return JSONResponse(body.model_dump(), status_code=code)
+    # Details (worker node, paths, Redis errors) only for admin keys; the status for everyone.
+    body = HealthResponse(status=status, checks=checks if principal and principal.admin else None)
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=code)
 
 
 def _check_redis() -> HealthCheck:
@@ -177,22 +249,38 @@ def _check_storage(data_dir: Path) -> HealthCheck:
 
 
 # --------------------------------------------------------------------------- voices
+async def no_unknown_form_fields(request: Request) -> None:
+    """Unknown form fields are an error (422), like unknown JSON fields."""
+    form = await request.form()  # already parsed for this request: cached, not read twice
+    unknown = sorted(set(form.keys()) - FORM_FIELDS)
+    if unknown:
+        raise RequestRejected(f"{', '.join(unknown)}: unknown field(s); accepted: "
+                              f"{', '.join(sorted(FORM_FIELDS))}")
+
+
 def clone_voice(audio: UploadFile = File(..., description="Reference speech: WAV, FLAC or OGG."),
-                language: str = Form(..., description="Language of the reference, e.g. pt-BR."),
+                language: str = Form(..., max_length=35,
+                                     description="Language of the reference, e.g. pt-BR."),
                 voice_name: str = Form(..., min_length=1, max_length=100),
                 ref_text: Optional[str] = Form(None, max_length=1000, description=(
                     "Transcript of the reference; required to use the voice with F5-TTS.")),
                 settings: ServiceSettings = Depends(settings_dep),
                 store: jobstore.JobStore = Depends(store_dep),
-                voices: VoiceStore = Depends(voices_dep)) -> VoiceCloneAccepted:
+                voices: VoiceStore = Depends(voices_dep),
+                _quota: Principal = Depends(submission_quota),
+                _fields: None = Depends(no_unknown_form_fields)) -> VoiceCloneAccepted:
     """Store the upload and queue its validation; the voice is usable once `ready`."""
     language = check_language(language, settings)
-    data = _read_capped(audio, settings.max_upload_bytes)
-    info = sniff(data, settings.min_reference_seconds, settings.max_reference_seconds)
-    job_id = jobstore.new_id()
-    meta = voices.create(voice_name.strip(), language, (ref_text or "").strip() or None, data,
-                         info.ext, job_id, {"duration_s": info.duration_s,
-                                            "sample_rate": info.sample_rate})
+    tmp = voices.incoming_path()
+    try:
+        _stream_capped(audio, tmp, settings.max_upload_bytes)
+        info = sniff(tmp, settings.min_reference_seconds, settings.max_reference_seconds)
+        job_id = jobstore.new_id()
+        meta = voices.create(voice_name.strip(), language, (ref_text or "").strip() or None, tmp,
+                             info.ext, job_id, {"duration_s": info.duration_s,
+                                                "sample_rate": info.sample_rate})
+    finally:
+        tmp.unlink(missing_ok=True)
     store.create(job_id, mode=JobMode.clone.value, voice_id=meta["voice_id"], language=language)
     celery_app.send_task(TASK_CLONE, args=[job_id], task_id=job_id)
     logger.info("voice %s (%s, %.1f s %s) queued for validation as job %s", meta["voice_id"],
@@ -201,28 +289,32 @@ def clone_voice(audio: UploadFile = File(..., description="Reference speech: WAV
                               status_url=f"/voices/{meta['voice_id']}")
 
 
-def _read_capped(upload: UploadFile, cap: int) -> bytes:
-    chunks, size = [], 0
-    while chunk := upload.file.read(UPLOAD_CHUNK):
-        size += len(chunk)
-        if size > cap:
-            raise AudioRejected(f"audio: upload exceeds {cap / 2**20:.1f} MB (MAX_UPLOAD_MB)", 413)
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _stream_capped(upload: UploadFile, dest: Path, cap: int) -> int:
+    """Copy the upload to ``dest`` in 1 MiB chunks, never holding it whole in memory; past
+    ``cap`` bytes stop at once with 413."""
+    size = 0
+    with open(dest, "xb") as out:
+        while chunk := upload.file.read(UPLOAD_CHUNK):
+            size += len(chunk)
+            if size > cap:
+                raise AudioRejected(f"audio: upload exceeds {cap / 2**20:.1f} MB (MAX_UPLOAD_MB)",
+                                    413)
+            out.write(chunk)
+    return size
 
 
 def list_voices(voices: VoiceStore = Depends(voices_dep)) -> VoiceList:
     return VoiceList(voices=[voice_info(m) for m in voices.list()])
 
 
-def get_voice(voice_id: str, voices: VoiceStore = Depends(voices_dep)) -> VoiceInfo:
+def get_voice(voice_id: str = _id_param("voice"), voices: VoiceStore = Depends(voices_dep)) -> VoiceInfo:
     meta = voices.get(voice_id)
     if meta is None:
         raise HTTPException(404, f"voice_id: no voice {voice_id!r}")
     return voice_info(meta)
 
 
-def delete_voice(voice_id: str, voices: VoiceStore = Depends(voices_dep)) -> None:
+def delete_voice(voice_id: str = _id_param("voice"), voices: VoiceStore = Depends(voices_dep)) -> None:
     if not voices.delete(voice_id):
         raise HTTPException(404, f"voice_id: no voice {voice_id!r}")
 
@@ -230,7 +322,8 @@ def delete_voice(voice_id: str, voices: VoiceStore = Depends(voices_dep)) -> Non
 # --------------------------------------------------------------------------- jobs
 def create_job(req: JobCreate, settings: ServiceSettings = Depends(settings_dep),
                store: jobstore.JobStore = Depends(store_dep),
-               voices: VoiceStore = Depends(voices_dep)) -> JobAccepted:
+               voices: VoiceStore = Depends(voices_dep),
+               _quota: Principal = Depends(submission_quota)) -> JobAccepted:
     job = resolve_job(req, settings, voices)
     job_id = jobstore.new_id()
     store.create(job_id, mode=req.mode.value, text=job.text, text_chars=len(job.text),
@@ -254,11 +347,11 @@ def _plausible_id(value: str) -> bool:
         return False
 
 
-def get_job(job_id: str, store: jobstore.JobStore = Depends(store_dep)) -> JobInfo:
+def get_job(job_id: str = _id_param("job"), store: jobstore.JobStore = Depends(store_dep)) -> JobInfo:
     return jobstore.to_info(_job_or_404(store, job_id))
 
 
-def get_job_audio(job_id: str, settings: ServiceSettings = Depends(settings_dep),
+def get_job_audio(job_id: str = _id_param("job"), settings: ServiceSettings = Depends(settings_dep),
                   store: jobstore.JobStore = Depends(store_dep)) -> FileResponse:
     record = _job_or_404(store, job_id)
     if record["status"] != JobStatus.completed.value or not record.get("output_file"):

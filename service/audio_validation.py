@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
 
 import soundfile as sf
 
@@ -33,12 +35,15 @@ class AudioInfo:
     channels: int
 
 
-def sniff(data: bytes, min_seconds: float, max_seconds: float) -> AudioInfo:
-    """Identify the container by its content (not the filename) and check its length."""
-    if not data:
+def sniff(data: Union[bytes, Path], min_seconds: float, max_seconds: float) -> AudioInfo:
+    """Identify the container by its content (not the filename) and check its length.
+
+    ``data``: the upload's bytes, or the path of the file it was streamed to."""
+    empty = (data.stat().st_size == 0) if isinstance(data, Path) else not data
+    if empty:
         raise AudioRejected("audio: the uploaded file is empty")
     try:
-        info = sf.info(io.BytesIO(data))
+        info = sf.info(str(data) if isinstance(data, Path) else io.BytesIO(data))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise AudioRejected(f"audio: not a decodable audio file (WAV, FLAC or OGG expected): "
                             f"{str(exc).splitlines()[0][:200]}", 415) from None

@@ -37,7 +37,8 @@ class ErrorResponse(BaseModel):
 
 
 class JobCreate(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"example": {
+    # Unknown fields are an error (422), not silently ignored.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
         "mode": "dubbing_with_clone", "text": "Este é um teste.", "language": "pt-BR",
         "voice_id": "82f8f815-ac80-4415-8091-7ebf833912ca", "quality_profile": "f5tts_balanced"}})
 
@@ -45,13 +46,14 @@ class JobCreate(BaseModel):
                               description="dubbing: a stored voice (voice_id or DEFAULT_VOICE_ID); "
                               "dubbing_with_clone: a voice cloned through /voices/clone.")
     text: str = Field(..., description="Text to speak (at most MAX_TEXT_CHARS characters).")
-    language: str = Field(..., description="Language tag, e.g. pt-BR; its base must be supported.")
-    voice_id: Optional[str] = Field(None, description="A voice from /voices; required for "
-                                    "dubbing_with_clone, else DEFAULT_VOICE_ID is used.")
-    quality_profile: Optional[str] = Field(None, description="e.g. f5tts_balanced, xtts_fast; "
-                                           "default: the engine's balanced profile.")
-    engine: Optional[str] = Field(None, description="f5tts | xtts; default: the profile's engine, "
-                                  "else DEFAULT_ENGINE.")
+    language: str = Field(..., max_length=35,
+                          description="Language tag, e.g. pt-BR; its base must be supported.")
+    voice_id: Optional[str] = Field(None, max_length=64, description="A voice from /voices; "
+                                    "required for dubbing_with_clone, else DEFAULT_VOICE_ID.")
+    quality_profile: Optional[str] = Field(None, max_length=64, description="e.g. f5tts_balanced, "
+                                           "xtts_fast; default: the engine's balanced profile.")
+    engine: Optional[str] = Field(None, max_length=32, description="f5tts | xtts; default: the "
+                                  "profile's engine, else DEFAULT_ENGINE.")
 
 
 class JobTimings(BaseModel):
@@ -120,7 +122,8 @@ class HealthCheck(BaseModel):
 
 class HealthResponse(BaseModel):
     status: str = Field(..., description="ok | degraded (no worker) | unhealthy (503).")
-    checks: dict[str, HealthCheck]
+    checks: Optional[dict[str, HealthCheck]] = Field(
+        None, description="redis, worker, storage; only for admin keys (left out otherwise).")
 
 
 class VramResponse(BaseModel):

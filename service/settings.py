@@ -7,6 +7,8 @@ fail at startup with one line naming the variable.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -18,6 +20,35 @@ EngineName = Literal["f5tts", "xtts"]
 
 # XTTS v2's languages; the API accepts a tag when its base ("pt" of "pt-BR") is listed.
 DEFAULT_LANGUAGES = "en,es,fr,de,it,pt,pl,tr,ru,nl,cs,ar,zh-cn,ja,hu,ko,hi"
+
+
+MIN_KEY_CHARS = 16
+SECRET_SETTINGS = ("API_KEYS", "ADMIN_API_KEYS")  # never echoed in error messages
+_DIGEST_RE = re.compile(r"^sha256:([0-9a-fA-F]{64})$")
+
+
+def key_digest(key: str) -> bytes:
+    """SHA-256 of an API key: the only form keys are held in memory."""
+    return hashlib.sha256(key.encode("utf-8")).digest()
+
+
+def parse_key_list(value: str) -> tuple[bytes, ...]:
+    """Comma-separated keys (or ``sha256:<hex>`` digests of keys) -> their SHA-256 digests."""
+    digests = []
+    for entry in (x.strip() for x in (value or "").split(",")):
+        if not entry:
+            continue
+        if entry.lower().startswith("sha256:"):
+            m = _DIGEST_RE.match(entry)
+            if m is None:
+                raise ValueError("a sha256: entry must be 64 hex digits")
+            digests.append(bytes.fromhex(m.group(1)))
+        elif len(entry) < MIN_KEY_CHARS:
+            raise ValueError(f"a key is shorter than {MIN_KEY_CHARS} characters "
+                             "(make one: python -c \"import secrets; print(secrets.token_urlsafe(32))\")")
+        else:
+            digests.append(key_digest(entry))
+    return tuple(digests)
 
 
 class ServiceSettingsError(ValueError):
@@ -34,6 +65,17 @@ class ServiceSettings(BaseSettings):
     api_host: str = "0.0.0.0"
     api_port: int = Field(8005, ge=1, le=65535)
     log_level: str = "INFO"
+
+    # Authentication: comma-separated keys, or sha256:<hex> digests of keys. Admin keys also
+    # act as client keys. No key at all: the API refuses to start unless ALLOW_UNAUTHENTICATED.
+    api_keys: str = Field("", repr=False)
+    admin_api_keys: str = Field("", repr=False)
+    allow_unauthenticated: bool = False
+    # Per-key token bucket on POST /jobs and POST /voices/clone (0 = no limit).
+    rate_limit_per_minute: float = Field(30.0, ge=0)
+    rate_limit_burst: int = Field(10, ge=1)
+    # Cap on JSON request bodies (POST /jobs); uploads are capped by MAX_UPLOAD_MB.
+    max_json_body_kb: int = Field(64, ge=1)
 
     default_engine: EngineName = "f5tts"
     supported_languages: str = DEFAULT_LANGUAGES
@@ -58,6 +100,24 @@ class ServiceSettings(BaseSettings):
     def _lower(cls, value):
         return value.strip().lower() if isinstance(value, str) else value
 
+    @field_validator("api_keys", "admin_api_keys")
+    @classmethod
+    def _keys(cls, value: str):
+        parse_key_list(value)  # load_service_settings names the variable
+        return value
+
+    @property
+    def client_key_digests(self) -> tuple[bytes, ...]:
+        return parse_key_list(self.api_keys)
+
+    @property
+    def admin_key_digests(self) -> tuple[bytes, ...]:
+        return parse_key_list(self.admin_api_keys)
+
+    @property
+    def max_json_body_bytes(self) -> int:
+        return self.max_json_body_kb * 1024
+
     @property
     def languages(self) -> list[str]:
         return [x.strip().lower() for x in self.supported_languages.split(",") if x.strip()]
@@ -81,7 +141,8 @@ def load_service_settings(**overrides) -> ServiceSettings:
     except ValidationError as exc:
         err = exc.errors()[0]
         name = str(err["loc"][0]).upper() if err.get("loc") else "settings"
-        raise ServiceSettingsError(f"{name}: {err['msg']} (got {err.get('input')!r})") from None
+        got = "" if name in SECRET_SETTINGS else f" (got {err.get('input')!r})"
+        raise ServiceSettingsError(f"{name}: {err['msg']}{got}") from None
 
 
 @lru_cache(maxsize=1)

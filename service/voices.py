@@ -14,13 +14,14 @@ import re
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from service.jobs import now_iso
 from service.schemas import VoiceInfo, VoiceStatus
 
 _ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 META = "voice.json"
+INCOMING = ".incoming"  # uploads being streamed in; not a voice id, so never listed
 REFERENCE = "reference.wav"
 
 
@@ -44,12 +45,28 @@ class VoiceStore:
             raise KeyError(voice_id)
         return self.root / voice_id
 
-    def create(self, name: str, language: str, ref_text: Optional[str], upload: bytes,
-               ext: str, job_id: str, info: dict[str, Any]) -> dict[str, Any]:
+    def incoming_path(self) -> Path:
+        """A fresh temp path on the data volume for streaming an upload into (same filesystem
+        as the voices, so ``create`` can rename it into place)."""
+        incoming = self.root / INCOMING
+        incoming.mkdir(parents=True, exist_ok=True)
+        return incoming / f"{uuid.uuid4().hex}.part"
+
+    def create(self, name: str, language: str, ref_text: Optional[str],
+               upload: Union[bytes, Path], ext: str, job_id: str,
+               info: dict[str, Any]) -> dict[str, Any]:
+        """A new voice under a generated id; ``upload`` is the audio's bytes or a file that is
+        moved into the voice's directory. ``ext`` comes from content sniffing, never from the
+        client's filename."""
+        if ext not in ("wav", "flac", "ogg", "aiff", "mp3"):
+            raise ValueError(f"unexpected upload extension {ext!r}")
         voice_id = str(uuid.uuid4())
         vdir = self.root / voice_id
         vdir.mkdir(parents=True, exist_ok=False)
-        _atomic_write(vdir / f"upload.{ext}", upload)
+        if isinstance(upload, Path):
+            os.replace(upload, vdir / f"upload.{ext}")
+        else:
+            _atomic_write(vdir / f"upload.{ext}", upload)
         meta = {"voice_id": voice_id, "name": name, "language": language, "ref_text": ref_text,
                 "status": VoiceStatus.pending.value, "created_at": now_iso(), "job_id": job_id,
                 "upload_file": f"upload.{ext}", "duration_s": info.get("duration_s"),

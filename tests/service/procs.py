@@ -7,6 +7,7 @@ are collected from /proc before the parent goes), never by name.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -103,6 +104,9 @@ class ServiceStack:
     env_extra: dict[str, str]
     api_port: int = field(default_factory=free_port)
     node: str = field(default_factory=lambda: f"celery@avt-{uuid.uuid4().hex[:8]}")
+    # Authenticated like production: a client key and an admin key (the default client's).
+    api_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    admin_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     worker: Optional[subprocess.Popen] = None
     api: Optional[subprocess.Popen] = None
 
@@ -114,7 +118,11 @@ class ServiceStack:
         return {**os.environ, "REDIS_URL": self.redis_url, "DATA_DIR": str(self.data_dir),
                 "API_PORT": str(self.api_port), "HF_HUB_OFFLINE": "1",
                 "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
-                "VRAM_HEARTBEAT_S": "1", "WORKER_STALE_S": "10", **self.env_extra}
+                "VRAM_HEARTBEAT_S": "1", "WORKER_STALE_S": "10",
+                "API_KEYS": self.api_key, "ADMIN_API_KEYS": self.admin_key,
+                # generous: the functional tests submit many jobs; test_security sets its own
+                "RATE_LIMIT_PER_MINUTE": "6000", "RATE_LIMIT_BURST": "1000",
+                **self.env_extra}
 
     def start_worker(self) -> subprocess.Popen:
         log = open(self.log_dir / f"worker-{time.time():.0f}.log", "ab")
@@ -133,8 +141,12 @@ class ServiceStack:
             cwd=REPO_ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
         return self.api
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=30)
+    def client(self, key: Optional[str] = "admin") -> httpx.Client:
+        """An httpx client sending ``key`` as Bearer: "admin" (default), "client" (the
+        non-admin key), None (no key) or any other string (sent as is)."""
+        key = {"admin": self.admin_key, "client": self.api_key}.get(key, key)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.base_url, timeout=30, headers=headers)
 
     def wait_ready(self, timeout: float = 120) -> None:
         with self.client() as c:
