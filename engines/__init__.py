@@ -29,6 +29,8 @@ Public API (all lazily imported):
 * types: ``TtsEngine``, ``VoiceConditioning``, ``SynthesisResult``
 * errors: ``EngineError``, ``EngineConfigError``, ``DeviceUnavailableError``, ``VramError``,
   ``ReferenceAudioError``, ``SynthesisError``
+* ``prepare_voice_cached(engine, ref_audio_path, cache_path, ref_text, language)``: conditioning
+  computed once per voice and kept on disk (XTTS); a pass-through for F5-TTS
 * ``engines.testing.build_tiny_models(dest_dir) -> dict`` of env vars (tests only)
 """
 
@@ -56,6 +58,7 @@ _LAZY = {
     "VramManager": "engines.vram", "get_vram_manager": "engines.vram",
     "reset_vram_manager": "engines.vram",
     "PROFILES": "engines.profiles", "get_profile": "engines.profiles",
+    "prepare_voice_cached": "engines.voice_cache",
     "profile_names": "engines.profiles",
     "TtsEngine": "engines.base", "VoiceConditioning": "engines.base",
     "SynthesisResult": "engines.base",

@@ -42,6 +42,7 @@ class SynthesisResult:
 class TtsEngine(Protocol):
     name: str
     device: str
+    caches_conditioning: bool  # prepare_voice is costly enough to cache per voice (voice_cache)
 
     def load(self) -> None:
         """Check model files; in normal mode also warm the model into the cache."""

@@ -31,6 +31,8 @@ SMALL_GPU_GB = 6.0
 
 class F5TtsEngine:
     name = "f5tts"
+    # Its conditioning is the reference audio itself: nothing worth caching.
+    caches_conditioning = False
 
     def __init__(self, settings: Optional[EngineSettings] = None, vram_manager: Any = None,
                  device: Optional[str] = None) -> None:

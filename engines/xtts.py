@@ -30,6 +30,8 @@ REQUIRED_FILES = ("config.json", "model.pth", "vocab.json")
 
 class XttsEngine:
     name = "xtts"
+    # Conditioning is a model pass worth keeping per voice (engines.voice_cache).
+    caches_conditioning = True
 
     def __init__(self, settings: Optional[EngineSettings] = None, vram_manager: Any = None,
                  device: Optional[str] = None) -> None:

@@ -246,11 +246,14 @@ def _ready_voice(voice_id: str) -> dict:
 
 def _synthesize(record: dict) -> dict:
     from engines.audio import to_wav_bytes
+    from engines.voice_cache import prepare_voice_cached
 
     meta = _ready_voice(record["voice_id"])
     engine = _engine(record["engine"])
     t0 = time.perf_counter()
-    voice = engine.prepare_voice(_voices().reference_path(meta["voice_id"]),
+    reference = _voices().reference_path(meta["voice_id"])
+    # XTTS conditioning is a model pass: computed on the voice's first job, then read from disk.
+    voice = prepare_voice_cached(engine, reference, reference.with_name(f"conditioning-{engine.name}.pt"),
                                  ref_text=meta.get("ref_text"), language=record["language"])
     t1 = time.perf_counter()
     result = engine.synthesize(record["text"], voice, language=record["language"],
