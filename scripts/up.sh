@@ -6,7 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/avops ] || { python3 -m venv .venv && .venv/bin/pip install -q .; }
 if [ ! -f .env ]; then
-    cp .env.example .env
-    echo "created .env from .env.example (review LOW_VRAM and API keys)"
+    # Private from the first byte (it holds the API keys), with a fresh random client and admin key.
+    (umask 077 && cp .env.example .env)
+    chmod 600 .env
+    key() { python3 -c 'import secrets; print(secrets.token_urlsafe(32))'; }
+    sed -i -e "s|^API_KEYS=\$|API_KEYS=$(key)|" -e "s|^ADMIN_API_KEYS=\$|ADMIN_API_KEYS=$(key)|" .env
+    echo "created .env from .env.example with new random API_KEYS and ADMIN_API_KEYS (mode 600)"
+    echo "review LOW_VRAM; clients send: Authorization: Bearer <a key from API_KEYS>"
 fi
 exec .venv/bin/avops rebuild "$@"

@@ -3,6 +3,10 @@
 
 Every call answers an ``ApiResult`` (ok, status, data, error, latency) instead of raising, so the
 callers (``vram``, ``doctor``) can show "API unreachable: ..." next to the other sources.
+
+Authentication: ``Authorization: Bearer <key>`` with ``AVOPS_API_KEY`` when set, else the first
+entry of ``ADMIN_API_KEYS`` in the stack's ``.env`` (the admin key: ``/admin/vram`` and the
+``/health`` details need one).
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from audiovoice_ops.core.settings import AvopsSettings
+from pathlib import Path
+
+from audiovoice_ops.core.settings import AvopsSettings, process_environment
 
 
 @dataclass
@@ -36,17 +42,20 @@ class ApiClient:
 
         self.base_url = base_url.rstrip("/")
         headers = {"Accept": "application/json"}
+        self.has_key = bool(api_key)
         if api_key:
-            headers["X-API-Key"] = api_key
             headers["Authorization"] = f"Bearer {api_key}"
         self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+        self._anonymous = httpx.Client(base_url=self.base_url, headers={"Accept": "application/json"},
+                                       timeout=timeout)
 
     @classmethod
     def from_settings(cls, settings: AvopsSettings) -> ApiClient:
-        return cls(settings.api_url, settings.api_key, settings.api_timeout)
+        return cls(settings.api_url, resolve_api_key(settings), settings.api_timeout)
 
     def close(self) -> None:
         self._client.close()
+        self._anonymous.close()
 
     def __enter__(self) -> ApiClient:
         return self
@@ -54,13 +63,13 @@ class ApiClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def get(self, path: str) -> ApiResult:
+    def get(self, path: str, authenticated: bool = True) -> ApiResult:
         import httpx
 
         url = f"{self.base_url}{path}"
         started = time.monotonic()
         try:
-            response = self._client.get(path)
+            response = (self._client if authenticated else self._anonymous).get(path)
         except httpx.TimeoutException:
             return ApiResult(url, False, error=f"no answer from {url} within {self._client.timeout.read}s")
         except httpx.HTTPError as exc:
@@ -88,6 +97,28 @@ class ApiClient:
         elif result.ok and not isinstance(result.data.get("vram"), dict):
             result.ok, result.error = False, f"{result.url}: answer has no `vram` object"
         return result
+
+
+def admin_key_from_env_file(env_file: Path) -> str | None:
+    """The first usable entry of ADMIN_API_KEYS in ``env_file`` (a ``sha256:`` digest cannot be
+    sent), or None when the file or the variable is missing."""
+    from audiovoice_ops.core.envfile import read_env_file
+    from audiovoice_ops.core.errors import AvopsError
+
+    try:
+        values = read_env_file(Path(env_file), process_environment())
+    except AvopsError:
+        return None
+    for entry in values.get("ADMIN_API_KEYS", "").split(","):
+        entry = entry.strip()
+        if entry and not entry.lower().startswith("sha256:"):
+            return entry
+    return None
+
+
+def resolve_api_key(settings: AvopsSettings) -> str | None:
+    """AVOPS_API_KEY if set, else the stack's admin key from .env."""
+    return settings.api_key or admin_key_from_env_file(settings.env_file)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -23,6 +23,7 @@ class ContainerView:
     started_at: datetime | None
     env: dict[str, str] = field(repr=False)
     gpu: bool = False
+    user: str = ""  # Config.User: "" means the image's default, root unless the image sets USER
 
     @property
     def project(self) -> str | None:
@@ -73,6 +74,7 @@ class ContainerView:
             started_at=parse_docker_time(state.get("StartedAt")),
             env=env_to_dict(config.get("Env") or []),
             gpu=bool(host_config.get("DeviceRequests")),
+            user=config.get("User") or "",
         )
 
 

@@ -33,7 +33,9 @@ class AvopsSettings(BaseSettings):
         description="Docker Engine address; default: the local socket",
     )
     api_url: str = Field("http://127.0.0.1:8005", description="Base URL of the audio-voice API (/health, /admin/vram)")
-    api_key: str | None = Field(None, description="Sent as X-API-Key to the API's admin endpoints")
+    api_key: str | None = Field(
+        None, description="API key sent as `Authorization: Bearer` to /admin/vram and /health; "
+                          "default: the first ADMIN_API_KEYS entry of the stack's .env")
     api_timeout: float = Field(3.0, gt=0, description="Seconds to wait for an API answer")
     nvml_snapshot: Path | None = Field(
         None, description="Read GPU data from a recorded JSON snapshot instead of NVML (tests, demos)")

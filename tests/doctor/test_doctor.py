@@ -7,17 +7,21 @@ import json
 import pytest
 import yaml
 
+from tests.doctor.conftest import ADMIN_KEY
 from tests.gpu.apiserver import FakeApi, vram_stats
 
 CHECK_IDS = ["containers.count", "containers.health", "containers.orphans", "images.dangling", "env.drift",
              "low_vram.agree", "f5tts.cuda", "docker.base_image", "docker.healthchecks",
-             "docker.gpu_reservation", "api.health", "api.vram", "vram.baseline"]
+             "docker.gpu_reservation", "api.health", "api.vram", "vram.baseline",
+             "security.auth", "security.env_file", "security.bind", "security.root"]
 
 
-def doctor(project, *args, api_url=None, snapshot=None, extra_env=None):
+def doctor(project, *args, api_url=None, snapshot=None, extra_env=None, api_key=ADMIN_KEY):
     env = {**project.cli_env(), "COLUMNS": "200", **(extra_env or {})}
     if api_url:
         env["AVOPS_API_URL"] = api_url
+        if api_key:
+            env["AVOPS_API_KEY"] = api_key
     if snapshot:
         env["AVOPS_NVML_SNAPSHOT"] = str(snapshot)
     result = project.avops("doctor", "--json", *args, env=env)
@@ -46,7 +50,7 @@ def test_healthy_stack_passes_every_check(project, healthy_api, gpu_snapshot):
 def test_healthy_table(project, healthy_api, gpu_snapshot):
     project.up()
     env = {**project.cli_env(), "COLUMNS": "220", "AVOPS_API_URL": healthy_api.url,
-           "AVOPS_NVML_SNAPSHOT": str(gpu_snapshot)}
+           "AVOPS_NVML_SNAPSHOT": str(gpu_snapshot), "AVOPS_API_KEY": ADMIN_KEY}
     result = project.avops("doctor", env=env)
     assert result.returncode == 0, result.stdout
     assert "avops doctor: project" in result.stdout and f"{len(CHECK_IDS)} pass" in result.stdout
@@ -174,3 +178,83 @@ def test_missing_compose_file_is_one_line(project, tmp_path):
     result = project.avops("doctor", "--json", env=env)
     assert result.returncode == 3 and "compose file not found" in result.stderr
     assert "Traceback" not in result.stderr and json.loads(result.stdout)["exit_code"] == 3
+
+
+# ---------------------------------------------------------------------------- security checks
+def test_api_open_without_a_key_fails(project, gpu_snapshot):
+    project.up()
+    with FakeApi(vram_stats(low_vram=True)) as api:  # answers /admin/vram to anyone
+        code, _, checks = doctor(project, api_url=api.url, snapshot=gpu_snapshot)
+    auth = checks["security.auth"]
+    assert code == 1 and auth["status"] == "fail" and "without a key" in auth["reason"]
+    assert "API_KEYS" in auth["fix"]
+
+
+def test_admin_key_comes_from_env_file(project, gpu_snapshot):
+    """No AVOPS_API_KEY: avops sends the first ADMIN_API_KEYS entry of .env as Bearer."""
+    project.env_file.write_text(project.env_file.read_text()
+                                + f"API_KEYS=client-key-0123456789abcdef\nADMIN_API_KEYS={ADMIN_KEY},second-admin-key-000000\n")
+    project.env_file.chmod(0o600)
+    project.up()
+    with FakeApi(vram_stats(low_vram=True), api_key=ADMIN_KEY) as api:
+        code, _, checks = doctor(project, api_url=api.url, snapshot=gpu_snapshot, api_key=None)
+        assert f"Bearer {ADMIN_KEY}" in api.authorization
+        assert None in api.authorization  # the probe without a key
+    assert checks["api.vram"]["status"] == "pass", checks["api.vram"]
+    assert checks["security.auth"]["status"] == "pass" and "401" in checks["security.auth"]["reason"]
+    env_check = checks["security.env_file"]
+    assert env_check["status"] == "pass" and "600" in env_check["reason"]
+    assert code == 0
+    # AVOPS_API_KEY wins over .env
+    with FakeApi(vram_stats(low_vram=True), api_key="override-key-0123456789") as api:
+        _, _, checks = doctor(project, api_url=api.url, snapshot=gpu_snapshot, api_key="override-key-0123456789")
+    assert checks["api.vram"]["status"] == "pass"
+
+
+def test_wrong_key_fails_the_vram_check(project, gpu_snapshot):
+    project.up()
+    with FakeApi(vram_stats(low_vram=True), api_key=ADMIN_KEY) as api:
+        code, _, checks = doctor(project, api_url=api.url, snapshot=gpu_snapshot, api_key="not-the-key-0123456789")
+    assert code == 1 and checks["api.vram"]["status"] == "fail" and "401" in checks["api.vram"]["reason"]
+
+
+@pytest.mark.parametrize("keys, mode, expect", [
+    ("ADMIN_API_KEYS=k-0123456789abcdef\n", 0o644, "warn"),
+    ("API_KEYS=k-0123456789abcdef\n", 0o604, "warn"),
+    ("ADMIN_API_KEYS=k-0123456789abcdef\n", 0o640, "pass"),
+    ("API_KEYS=\nADMIN_API_KEYS=\n", 0o644, "pass"),  # world-readable but no keys in it
+])
+def test_env_file_mode(project, keys, mode, expect):
+    project.env_file.write_text(project.env_file.read_text() + keys)
+    project.env_file.chmod(mode)
+    _, _, checks = doctor(project)
+    check = checks["security.env_file"]
+    assert check["status"] == expect, check
+    if expect == "warn":
+        assert "world-readable" in check["reason"] and check["fix"] == f"chmod 600 {project.env_file}"
+        assert "k-0123456789abcdef" not in json.dumps(check)  # names the variable, never the value
+
+
+@pytest.mark.parametrize("bind, expect", [(None, "pass"), ("127.0.0.1", "pass"), ("::1", "pass"),
+                                          ("0.0.0.0", "warn"), ("192.168.1.20", "warn"), ("", "warn")])
+def test_public_bind(project, bind, expect):
+    """The host_ip after interpolation of ${API_BIND_ADDRESS:-127.0.0.1} from .env."""
+    edit_compose(project, lambda d: d["services"]["redis"].update(
+        ports=["${API_BIND_ADDRESS:-127.0.0.1}:18005:8005"] if bind != "" else ["18005:8005"]))
+    if bind:
+        project.env_file.write_text(project.env_file.read_text() + f"API_BIND_ADDRESS={bind}\n")
+    _, _, checks = doctor(project)
+    check = checks["security.bind"]
+    assert check["status"] == expect, check
+    if expect == "warn":
+        assert "public interface" in check["reason"] and "API_BIND_ADDRESS=127.0.0.1" in check["fix"]
+
+
+def test_root_container_warns(project):
+    edit_compose(project, lambda d: d["services"]["celery"].pop("user"))
+    project.up()
+    code, _, checks = doctor(project)
+    root = checks["security.root"]
+    assert root["status"] == "warn" and f"{project.name}-celery" in root["reason"]
+    assert f"{project.name}-redis" not in root["reason"]
+    assert code == 0  # a warning does not fail the doctor

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -38,8 +39,10 @@ PYTHON_BASE = "avops-test/python:bookworm"
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 CONTEXT_ITEMS = ("pyproject.toml", "README.md", ".dockerignore", "audiovoice_ops", "engines",
                  "service", "docker", ".env.example")
+# /data owned by uid 999 like the official image's: compose runs redis as REDIS_USER (999:1000).
 REDIS_DOCKERFILE = f"""FROM {PYTHON_BASE}
 COPY root/ /
+RUN mkdir -p /data && chown 999:1000 /data
 ENV LD_LIBRARY_PATH=/opt/redis/lib
 """
 
@@ -145,14 +148,17 @@ def stack_project(docker_client, python_base, redis_image, tmp_path):
     name = f"avt{uuid.uuid4().hex[:8]}"
     port = free_port()
     image = f"avops-test/audio-voice:{name}"
+    api_key, admin_key = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     ctx = _project_dir(tmp_path, {
+        "API_KEYS": api_key, "ADMIN_API_KEYS": admin_key,
         "AVOPS_IMAGE": image, "BASE_IMAGE": python_base, "IMAGE_EXTRAS": "service",
         "BUILD_NETWORK": "host", "REDIS_IMAGE": redis_image, "CONTAINER_PREFIX": name,
-        "API_BIND_ADDRESS": "127.0.0.1", "API_HOST_PORT": str(port),
+        "API_HOST_PORT": str(port),
         "API_HEALTH_INTERVAL": "2s", "WORKER_HEALTH_INTERVAL": "3s", "VRAM_HEARTBEAT_S": "2"})
     env = {**os.environ, "AVOPS_COMPOSE_FILE": str(ctx / "docker" / "compose.yml"),
            "AVOPS_ENV_FILE": str(ctx / ".env"), "AVOPS_PROJECT_NAME": name}
-    yield dict(name=name, port=port, image=image, env=env, ctx=ctx)
+    yield dict(name=name, port=port, image=image, env=env, ctx=ctx, api_key=api_key,
+               admin_key=admin_key)
     destroy_project(docker_client, name)
     for img in docker_client.images.list(filters={"label": f"io.avops.built-for-project={name}"}):
         docker_client.images.remove(img.id, force=True)
@@ -201,7 +207,22 @@ def test_avops_rebuild_brings_the_stack_up_healthy(docker_client, stack_project)
         assert state["Health"]["Status"] == "healthy", (svc, state)
     api = docker_client.api.inspect_container(f"{p['name']}-api")
     assert api["Config"]["User"] == "10001:10001"  # non-root
-    with httpx.Client(base_url=f"http://127.0.0.1:{p['port']}", timeout=30) as c:
+    # Safe defaults: loopback-only publish (API_BIND_ADDRESS default), hardening on all three.
+    assert api["HostConfig"]["PortBindings"]["8005/tcp"][0]["HostIp"] == "127.0.0.1"
+    for svc in ("api", "celery", "redis"):
+        info = docker_client.api.inspect_container(f"{p['name']}-{svc}")
+        host = info["HostConfig"]
+        assert info["Config"]["User"] not in ("", "0", "root", "0:0"), (svc, info["Config"]["User"])
+        assert host["ReadonlyRootfs"] is True, svc
+        assert host["CapDrop"] == ["ALL"] and not host["CapAdd"], svc
+        assert "no-new-privileges:true" in host["SecurityOpt"], svc
+        assert "/tmp" in host["Tmpfs"], svc
+    with httpx.Client(base_url=f"http://127.0.0.1:{p['port']}", timeout=30) as anon:
+        assert anon.get("/admin/vram").status_code == 401
+        assert anon.get("/voices").status_code == 401
+        assert anon.get("/health").json() == {"status": "ok"}
+    with httpx.Client(base_url=f"http://127.0.0.1:{p['port']}", timeout=30,
+                      headers={"Authorization": f"Bearer {p['admin_key']}"}) as c:
         health = c.get("/health")
         assert health.status_code == 200, health.text
         assert health.json()["checks"]["worker"]["ok"], health.json()
