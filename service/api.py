@@ -42,7 +42,7 @@ ERRORS = {code: {"model": ErrorResponse}
 ERRORS[401]["description"] = "Missing or invalid API key (`WWW-Authenticate: Bearer`)"
 ERRORS[403]["description"] = "Valid API key, but not an admin key"
 ERRORS[429]["description"] = "Per-key submission rate exceeded; see `Retry-After` (seconds)"
-AUTH = (401, 413)  # every protected route: the guard answers these before the route runs
+AUTH = (401, 413, 422)  # every protected route: the guard answers 401/413 before it runs
 ID_RE = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 FORM_FIELDS = frozenset({"audio", "language", "voice_name", "ref_text"})
 
