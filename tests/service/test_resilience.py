@@ -47,3 +47,32 @@ def test_worker_reconnects_after_redis_restart(own_redis, tiny_models, tmp_path)
         assert stack.worker.poll() is None, "the worker died instead of reconnecting"
     finally:
         stack.stop()
+
+
+def test_whole_worker_killed_mid_job_is_redelivered(make_stack):
+    """SIGKILL of the parent and its child (a host crash, `docker kill`): the unacknowledged
+    job comes back after the visibility timeout to the next worker, never stuck in processing."""
+    import os
+    import signal
+    import time
+
+    from tests.service.procs import children
+
+    stack = make_stack(LOW_VRAM="true", JOB_VISIBILITY_TIMEOUT_S="4")
+    with stack.client() as c:
+        voice_id = ready_voice(c)
+        r = c.post("/jobs", json={"text": " ".join(["uma frase longa para sintetizar"] * 3),
+                                  "language": "pt-BR", "voice_id": voice_id, "quality_profile": "f5tts_quality"})
+        job_id = r.json()["job_id"]
+        info = wait_job(c, job_id, until=("processing", "completed", "failed"), timeout=60)
+        assert info["status"] == "processing", "job finished before it could be killed"
+        for pid in [*children(stack.worker.pid), stack.worker.pid]:
+            os.kill(pid, signal.SIGKILL)
+        stack.worker.wait(timeout=10)
+        # The replacement, as `restart: unless-stopped` would start it. It restores unacked jobs
+        # older than the visibility timeout when it starts (kombu), so start it after 4 s.
+        time.sleep(5)
+        stack.start_worker()
+        info = wait_job(c, job_id, timeout=180)
+        assert info["status"] in ("completed", "failed"), info
+        assert info["attempts"] >= 2 or info["status"] == "failed", info
