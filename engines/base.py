@@ -59,6 +59,49 @@ class TtsEngine(Protocol):
         """Free the model from GPU and host memory."""
 
 
+class ManagedEngine:
+    """What both engines share: settings, the VRAM manager, device selection (never hard-coded),
+    and model residency through the manager. Subclasses give ``name``, ``device_setting`` (the
+    settings field naming their device), ``_load(device)`` and ``_size_mb()``."""
+
+    name: str = ""
+    device_setting: str = ""
+    caches_conditioning = False
+
+    def __init__(self, settings: Any = None, vram_manager: Any = None, device: Optional[str] = None) -> None:
+        import logging
+
+        from engines.device import select_device
+        from engines.settings import get_settings
+
+        self.settings = settings or get_settings()
+        if vram_manager is None:
+            from engines.vram import get_vram_manager
+
+            vram_manager = get_vram_manager(self.settings)
+        self.vram = vram_manager
+        self.device = select_device(device or getattr(self.settings, self.device_setting),
+                                    self.settings.device_fallback_to_cpu)
+        # The seed's log line, grepped by operators: "F5TtsEngine initializing on device: cuda".
+        logging.getLogger(type(self).__module__).info("%s initializing on device: %s",
+                                                      type(self).__name__, self.device)
+
+    def load(self) -> None:
+        """Normal mode: warm the model into the cache now. LOW_VRAM: loaded per job."""
+        if not self.settings.low_vram:
+            with self.vram.load_model(self.name, self._load, self.device, self._size_mb()):
+                pass
+
+    def unload(self) -> None:
+        self.vram.unload(self.name)
+
+    def _load(self, device: str) -> Any:
+        raise NotImplementedError
+
+    def _size_mb(self) -> Optional[float]:
+        raise NotImplementedError
+
+
 def check_text(text: str) -> str:
     text = (text or "").strip()
     if not text:

@@ -13,11 +13,10 @@ from typing import Any, Optional
 
 
 from engines.audio import load_reference
-from engines.base import SynthesisResult, VoiceConditioning, check_text, finish_waveform
-from engines.device import select_device
+from engines.base import ManagedEngine, SynthesisResult, VoiceConditioning, check_text, finish_waveform
 from engines.errors import EngineConfigError, ReferenceAudioError
 from engines.profiles import get_profile
-from engines.settings import EngineSettings, get_settings
+from engines.settings import EngineSettings
 
 logger = logging.getLogger(__name__)
 
@@ -29,31 +28,19 @@ DEFAULT_CONFIG = "F5TTS_v1_Base.yaml"
 SMALL_GPU_GB = 6.0
 
 
-class F5TtsEngine:
+class F5TtsEngine(ManagedEngine):
     name = "f5tts"
+    device_setting = "f5tts_device"
     # Its conditioning is the reference audio itself: nothing worth caching.
     caches_conditioning = False
 
     def __init__(self, settings: Optional[EngineSettings] = None, vram_manager: Any = None,
                  device: Optional[str] = None) -> None:
-        self.settings = settings or get_settings()
-        if vram_manager is None:
-            from engines.vram import get_vram_manager
-
-            vram_manager = get_vram_manager(self.settings)
-        self.vram = vram_manager
-        self.device = select_device(device or self.settings.f5tts_device,
-                                    self.settings.device_fallback_to_cpu)
-        logger.info("F5TtsEngine initializing on device: %s", self.device)
+        super().__init__(settings, vram_manager, device)
         self._warn_small_gpu()
         self._paths = self._resolve_paths()
 
     # ------------------------------------------------------------------ protocol
-    def load(self) -> None:
-        """Normal mode: warm the model into the cache now. LOW_VRAM: loaded per job."""
-        if not self.settings.low_vram:
-            with self.vram.load_model(self.name, self._load, self.device, self._size_mb()):
-                pass
 
     def prepare_voice(self, ref_audio_path, ref_text: Optional[str] = None,
                       language: Optional[str] = None) -> VoiceConditioning:
@@ -84,9 +71,6 @@ class F5TtsEngine:
                     "low_vram=%s profile=%s took=%.2fs", result.duration_s, result.waveform.nbytes,
                     device, self.settings.low_vram, prof.name, timings["total_s"])
         return result
-
-    def unload(self) -> None:
-        self.vram.unload(self.name)
 
     # ------------------------------------------------------------------ internals
     def _infer(self, model, device: str, text: str, voice: VoiceConditioning, prof):

@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 from engines.audio import load_reference
-from engines.base import SynthesisResult, VoiceConditioning, check_text, finish_waveform
-from engines.device import select_device
+from engines.base import ManagedEngine, SynthesisResult, VoiceConditioning, check_text, finish_waveform
 from engines.errors import EngineConfigError, SynthesisError
 from engines.profiles import get_profile
-from engines.settings import EngineSettings, get_settings
+from engines.settings import EngineSettings
 
 logger = logging.getLogger(__name__)
 
@@ -28,30 +27,19 @@ GPT_COND_LEN_S = 6  # seconds per conditioning chunk (coqui default)
 REQUIRED_FILES = ("config.json", "model.pth", "vocab.json")
 
 
-class XttsEngine:
+class XttsEngine(ManagedEngine):
     name = "xtts"
+    device_setting = "xtts_device"
     # Conditioning is a model pass worth keeping per voice (engines.voice_cache).
     caches_conditioning = True
 
     def __init__(self, settings: Optional[EngineSettings] = None, vram_manager: Any = None,
                  device: Optional[str] = None) -> None:
-        self.settings = settings or get_settings()
-        if vram_manager is None:
-            from engines.vram import get_vram_manager
-
-            vram_manager = get_vram_manager(self.settings)
-        self.vram = vram_manager
-        self.device = select_device(device or self.settings.xtts_device,
-                                    self.settings.device_fallback_to_cpu)
-        logger.info("XttsEngine initializing on device: %s", self.device)
+        super().__init__(settings, vram_manager, device)
         self.model_dir = self._check_dir(self.settings.xtts_dir)
         self._languages = self._read_languages()
 
     # ------------------------------------------------------------------ protocol
-    def load(self) -> None:
-        if not self.settings.low_vram:
-            with self.vram.load_model(self.name, self._load, self.device, self._size_mb()):
-                pass
 
     def prepare_voice(self, ref_audio_path, ref_text: Optional[str] = None,
                       language: Optional[str] = None) -> VoiceConditioning:
@@ -97,9 +85,6 @@ class XttsEngine:
                     "profile=%s took=%.2fs", result.duration_s, result.waveform.nbytes, device,
                     self.settings.low_vram, prof.name, timings["total_s"])
         return result
-
-    def unload(self) -> None:
-        self.vram.unload(self.name)
 
     # ------------------------------------------------------------------ internals
     def _load(self, device: str):
