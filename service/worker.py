@@ -16,7 +16,7 @@ import os
 import socket
 import threading
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from celery import signals
 

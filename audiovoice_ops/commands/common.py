@@ -6,7 +6,8 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -52,6 +53,17 @@ def docker_client(settings: AvopsSettings) -> docker.DockerClient:
     from audiovoice_ops.core.dockerclient import connect
 
     return connect(settings.docker_host)
+
+
+def emit_report(report: Any, json_output: bool, render: Callable[[Any], None]) -> NoReturn:
+    """Print a checked report (``--json`` or rendered) and exit 0 when ``report.ok``, else 1."""
+    from audiovoice_ops.core.errors import ExitCode
+
+    if json_output:
+        print_json(report.to_dict())
+    else:
+        render(report)
+    raise typer.Exit(ExitCode.OK if report.ok else ExitCode.CHECK_FAILED)
 
 
 def print_json(data: Any) -> None:

@@ -7,8 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from audiovoice_ops.commands.common import JsonOption, console, global_options, load_stack_from, print_json
-from audiovoice_ops.core.errors import ExitCode
+from audiovoice_ops.commands.common import JsonOption, console, emit_report, global_options, load_stack_from
 
 STATUS_STYLE = {"pass": "[green]pass[/]", "warn": "[yellow]warn[/]", "fail": "[bold red]fail[/]",
                 "skipped": "[dim]skipped[/]"}
@@ -43,11 +42,7 @@ def doctor(
     finally:
         if api is not None:
             api.close()
-    if json_output:
-        print_json(report.to_dict())
-    else:
-        render(report)
-    raise typer.Exit(ExitCode.OK if report.ok else ExitCode.CHECK_FAILED)
+    emit_report(report, json_output, render)
 
 
 def render(report) -> None:

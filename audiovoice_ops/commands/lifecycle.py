@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from audiovoice_ops.commands.common import console, err_console, print_json
+from audiovoice_ops.commands.common import console, emit_report, err_console
 from audiovoice_ops.commands.progress import RichReporter
 from audiovoice_ops.commands.status import render as render_status
-from audiovoice_ops.core.errors import AvopsError, BuildFailed, ExitCode, WaitFailed
+from audiovoice_ops.core.errors import AvopsError, BuildFailed, WaitFailed
 from audiovoice_ops.core.lock import project_lock
 
 GpusOption = Annotated[str | None, typer.Option(
@@ -58,8 +58,4 @@ def run_locked_and_report(project: str, wait_lock: float, json_output: bool, ver
         raise
     finally:
         reporter.close()
-    if json_output:
-        print_json(report.to_dict())
-    else:
-        render_status(report)
-    raise typer.Exit(ExitCode.OK if report.ok else ExitCode.CHECK_FAILED)
+    emit_report(report, json_output, render_status)

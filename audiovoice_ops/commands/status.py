@@ -6,9 +6,8 @@ import typer
 from rich.table import Table
 
 from audiovoice_ops.commands.common import (
-    JsonOption, console, docker_client, format_duration, global_options, load_stack_from, print_json,
+    JsonOption, console, docker_client, emit_report, format_duration, global_options, load_stack_from,
 )
-from audiovoice_ops.core.errors import ExitCode
 
 HEALTH_STYLE = {"healthy": "green", "starting": "yellow", "unhealthy": "red"}
 
@@ -24,11 +23,7 @@ def status(ctx: typer.Context, json_output: JsonOption = False) -> None:
     settings = global_options(ctx).settings()
     stack = load_stack_from(settings)
     report = build_status(docker_client(settings), stack)
-    if json_output:
-        print_json(report.to_dict())
-    else:
-        render(report)
-    raise typer.Exit(ExitCode.OK if report.ok else ExitCode.CHECK_FAILED)
+    emit_report(report, json_output, render)
 
 
 def render(report) -> None:

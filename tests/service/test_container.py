@@ -23,7 +23,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -31,7 +30,7 @@ import httpx
 import pytest
 
 from tests.service.helpers import wait_job, wav_bytes
-from tests.service.procs import REPO_ROOT, free_port, wait_for
+from tests.service.procs import REPO_ROOT, free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
