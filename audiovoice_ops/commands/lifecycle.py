@@ -24,18 +24,19 @@ WaitLockOption = Annotated[float, typer.Option(
 
 def print_failure_details(exc: Exception) -> None:
     """Extra context for build and wait failures, printed before the one-line error."""
+    sections: list[tuple[str, str]] = []
     if isinstance(exc, BuildFailed) and exc.log_tail:
-        err_console.rule("last lines of the build")
-        for line in exc.log_tail:
-            err_console.print(line, markup=False, highlight=False)
+        sections.append(("last lines of the build", "\n".join(exc.log_tail)))
     if isinstance(exc, WaitFailed):
         if exc.logs:
-            err_console.rule("last 50 log lines")
-            err_console.print(exc.logs.rstrip(), markup=False, highlight=False)
+            sections.append(("last 50 log lines", exc.logs.rstrip()))
         if exc.probe_output:
-            err_console.rule("last health probe")
-            err_console.print(exc.probe_output, markup=False, highlight=False)
-    err_console.rule()
+            sections.append(("last health probe", exc.probe_output))
+    for title, text in sections:
+        err_console.rule(title)
+        err_console.print(text, markup=False, highlight=False)
+    if sections:
+        err_console.rule()
 
 
 def lock_waiting_notice(holder: str) -> None:
