@@ -109,14 +109,23 @@ def test_docs_and_schema_are_open_and_declare_bearer(anon):
     assert {"401", "429"} <= set(post_jobs["responses"]) and post_jobs["security"]
 
 
+def read_to_close(sock: socket.socket) -> str:
+    """The whole response of a server that answers and closes (``connection: close``): headers
+    and body may arrive in separate packets, so one ``recv`` is not enough."""
+    chunks = []
+    while chunk := sock.recv(4096):
+        chunks.append(chunk)
+    return b"".join(chunks).decode()
+
+
 def test_unauthenticated_upload_is_refused_before_the_body_is_read(stack):
     """The guard answers 401 from the headers: a huge body is never read."""
     with socket.create_connection(("127.0.0.1", stack.api_port), timeout=10) as sock:
         sock.sendall(b"POST /voices/clone HTTP/1.1\r\nHost: x\r\n"
                      b"Content-Type: multipart/form-data; boundary=b\r\n"
                      b"Content-Length: 10000000000\r\n\r\n")
-        head = sock.recv(4096).decode()
-    assert head.startswith("HTTP/1.1 401"), head
+        response = read_to_close(sock)
+    assert response.startswith("HTTP/1.1 401"), response
 
 
 # --------------------------------------------------------------------------- uploads
@@ -126,12 +135,7 @@ def test_oversize_upload_declared_is_413_unread(stack):
                      + f"Authorization: Bearer {stack.api_key}\r\n".encode()
                      + b"Content-Type: multipart/form-data; boundary=b\r\n"
                      b"Content-Length: 10000000000\r\n\r\n")
-        # The server answers and closes (connection: close); headers and body may come in
-        # separate packets, so read to the end rather than once.
-        chunks = []
-        while chunk := sock.recv(4096):
-            chunks.append(chunk)
-        response = b"".join(chunks).decode()
+        response = read_to_close(sock)
     assert response.startswith("HTTP/1.1 413"), response
     assert "MAX_UPLOAD_MB" in response
 
