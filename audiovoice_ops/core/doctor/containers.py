@@ -1,0 +1,91 @@
+"""Checklist "Containers": one per service, healthy, no orphans, no <none> images, no env drift."""
+
+from __future__ import annotations
+
+from audiovoice_ops.core.doctor.report import FAIL, PASS, SKIPPED, WARN, Check
+from audiovoice_ops.core.doctor.sources import Sources
+
+
+def _docker_down(id: str, group: str, title: str, src: Sources) -> Check | None:
+    if src.inventory is None:
+        return Check(id, group, title, FAIL, f"Docker Engine unreachable: {src.docker_error}",
+                     "start dockerd or point DOCKER_HOST at the engine")
+    return None
+
+
+def check_containers(src: Sources) -> Check:
+    title = "exactly one container per service"
+    if (down := _docker_down("containers.count", "containers", title, src)) is not None:
+        return down
+    missing = [s for s, views in src.inventory.services.items() if not views]
+    dupes = {s: [v.name for v in views] for s, views in src.inventory.services.items() if len(views) > 1}
+    if missing or dupes:
+        parts = [f"no container for {', '.join(missing)}"] if missing else []
+        parts += [f"{s} has {len(names)} ({', '.join(names)})" for s, names in dupes.items()]
+        return Check("containers.count", "containers", title, FAIL, "; ".join(parts), "avops rebuild")
+    return Check("containers.count", "containers", title, PASS,
+                 f"{len(src.inventory.services)} services, one container each")
+
+
+def check_health(src: Sources) -> Check:
+    title = "all containers running and healthy"
+    if (down := _docker_down("containers.health", "containers", title, src)) is not None:
+        return down
+    views = [v for group in src.inventory.services.values() for v in group]
+    if not views:
+        return Check("containers.health", "containers", title, SKIPPED, "no containers")
+    bad = [f"{v.name} is {v.state}" for v in views if not v.running]
+    bad += [f"{v.name} is {v.health}" for v in views if v.running and v.health in ("unhealthy", "starting")]
+    if bad:
+        return Check("containers.health", "containers", title, FAIL, "; ".join(bad),
+                     "avops status (probe output), then avops restart SERVICE")
+    unprobed = [v.name for v in views if v.health is None]
+    if unprobed:
+        return Check("containers.health", "containers", title, WARN,
+                     f"running but without a healthcheck: {', '.join(unprobed)}",
+                     "add a healthcheck to the service, then avops restart")
+    return Check("containers.health", "containers", title, PASS, f"{len(views)} running, all healthy")
+
+
+def check_orphans(src: Sources) -> Check:
+    title = "no orphan or foreign containers"
+    if (down := _docker_down("containers.orphans", "containers", title, src)) is not None:
+        return down
+    found = [f"orphan {v.name} (service {v.service})" for v in src.inventory.orphans]
+    found += [f"{s.name} ({s.reason})" for s in src.inventory.squatters]
+    if found:
+        return Check("containers.orphans", "containers", title, FAIL, "; ".join(found),
+                     "avops cleanup (or docker rm -f NAME)")
+    return Check("containers.orphans", "containers", title, PASS, "none")
+
+
+def check_dangling_images(src: Sources) -> Check:
+    from audiovoice_ops.core import labels as L
+
+    title = "no <none> images of the project"
+    if src.client is None:
+        return Check("images.dangling", "docker", title, SKIPPED, f"Docker Engine unreachable: {src.docker_error}")
+    found: dict[str, dict] = {}
+    for label in (f"{L.BUILT_FOR_PROJECT}={src.stack.project}", L.project_filter(src.stack.project)):
+        for image in src.client.api.images(filters={"dangling": True, "label": label}):
+            found[image["Id"]] = image
+    if found:
+        size = sum(i.get("Size") or 0 for i in found.values()) / 2**20
+        return Check("images.dangling", "docker", title, WARN, f"{len(found)} dangling image(s), {size:,.0f} MiB",
+                     f"docker image prune --filter label={L.BUILT_FOR_PROJECT}={src.stack.project}")
+    return Check("images.dangling", "docker", title, PASS, "none")
+
+
+def check_env_drift(src: Sources) -> Check:
+    from audiovoice_ops.core.drift import build_env_report
+
+    title = "containers run the environment of compose file + .env"
+    if (down := _docker_down("env.drift", "low_vram", title, src)) is not None:
+        return down
+    report = build_env_report(src.client, src.stack)
+    drifted = [s for s in report.services if s.drift]
+    if drifted:
+        what = "; ".join(f"{s.container}: {', '.join(d.key for d in s.drift)}" for s in drifted)
+        return Check("env.drift", "low_vram", title, FAIL, f"drift in {what}",
+                     f"avops restart {' '.join(sorted({s.service for s in drifted}))}")
+    return Check("env.drift", "low_vram", title, PASS, "no drift")
