@@ -24,6 +24,7 @@ from service.audio_validation import AudioRejected, sniff
 from service.auth import (Principal, RequestGuard, optional_principal, require_admin,
                           require_client)
 from service.celery_app import TASK_CLONE, TASK_SYNTHESIZE, celery_app
+from service.errors import Rejected
 from service.ratelimit import RateLimiter
 from service.redis_conn import get_redis
 from service.schemas import (ErrorResponse, HealthCheck, HealthResponse, JobAccepted, JobCreate,
@@ -155,9 +156,8 @@ def _check_auth_configured(s: ServiceSettings) -> None:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(RequestRejected)
-    @app.exception_handler(AudioRejected)
-    async def _rejected(_: Request, exc: ValueError) -> JSONResponse:
+    @app.exception_handler(Rejected)
+    async def _rejected(_: Request, exc: Rejected) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)

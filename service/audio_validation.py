@@ -14,17 +14,15 @@ from typing import Union
 
 import soundfile as sf
 
+from service.errors import Rejected
+
 # libsndfile format name -> the extension we store the upload under
 FORMAT_EXT = {"WAV": "wav", "WAVEX": "wav", "FLAC": "flac", "OGG": "ogg", "AIFF": "aiff",
               "MPEG": "mp3"}
 
 
-class AudioRejected(ValueError):
-    """The upload is not acceptable; ``status`` is the HTTP code to answer with."""
-
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.status = status
+class AudioRejected(Rejected):
+    """The upload is not acceptable audio."""
 
 
 @dataclass(frozen=True)

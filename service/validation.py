@@ -7,16 +7,14 @@ from typing import Optional
 
 from engines import ENGINE_NAMES
 from engines.profiles import DEFAULT_PROFILE, PROFILES, profile_names
-
+from service.errors import Rejected
 from service.schemas import JobCreate, RequestMode, VoiceStatus
 from service.settings import ServiceSettings
 from service.voices import VoiceStore
 
 
-class RequestRejected(ValueError):
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.status = status
+class RequestRejected(Rejected):
+    """A job or form field is not acceptable."""
 
 
 @dataclass(frozen=True)
