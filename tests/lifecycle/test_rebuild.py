@@ -86,12 +86,19 @@ def test_build_error_shows_failing_step(build_project):
     assert client.api.images(all=True, filters=selector) == []
 
 
+APP_BLOCK = "    <<: [*idle, *health]\n    network_mode: host\n    env_file: .env"
+
+
+def change_app(project, replacement: str) -> None:
+    """Swap the ``app`` service's command/healthcheck block of the fixture compose file."""
+    compose = project.compose_file
+    text = compose.read_text()
+    assert APP_BLOCK in text
+    compose.write_text(text.replace(APP_BLOCK, replacement + "    network_mode: host\n    env_file: .env"))
+
+
 def test_crashing_service_fails_fast_with_logs(build_project):
-    compose = build_project.compose_file
-    compose.write_text(compose.read_text().replace(
-        "    <<: [*idle, *health]\n    network_mode: host\n    env_file: .env",
-        "    <<: [*idle, *health]\n    command: [\"sh\", \"-c\", \"echo crashing-now; exit 4\"]\n"
-        "    network_mode: host\n    env_file: .env"))
+    change_app(build_project, "    <<: [*idle, *health]\n    command: [\"sh\", \"-c\", \"echo crashing-now; exit 4\"]\n")
     result, elapsed = rebuild(build_project, "--timeout", "120")
     assert result.returncode == ExitCode.OPERATION_FAILED
     assert "exited with code 4" in result.stderr
@@ -100,11 +107,8 @@ def test_crashing_service_fails_fast_with_logs(build_project):
 
 
 def test_unhealthy_service_fails_fast_with_probe_output(build_project):
-    compose = build_project.compose_file
-    compose.write_text(compose.read_text().replace(
-        "    <<: [*idle, *health]\n    network_mode: host\n    env_file: .env",
-        "    <<: [*idle]\n    healthcheck:\n      test: [\"CMD-SHELL\", \"echo probe-failed; exit 1\"]\n"
-        "      interval: 1s\n      retries: 2\n    network_mode: host\n    env_file: .env"))
+    change_app(build_project, "    <<: [*idle]\n    healthcheck:\n      test: [\"CMD-SHELL\", \"echo probe-failed; exit 1\"]\n"
+                              "      interval: 1s\n      retries: 2\n")
     result, elapsed = rebuild(build_project, "--timeout", "120")
     assert result.returncode == ExitCode.OPERATION_FAILED
     assert "is unhealthy" in result.stderr
@@ -113,11 +117,8 @@ def test_unhealthy_service_fails_fast_with_probe_output(build_project):
 
 
 def test_timeout_bounds_the_wait(build_project):
-    compose = build_project.compose_file
-    compose.write_text(compose.read_text().replace(
-        "    <<: [*idle, *health]\n    network_mode: host\n    env_file: .env",
-        "    <<: [*idle]\n    healthcheck:\n      test: [\"CMD-SHELL\", \"exit 1\"]\n"
-        "      interval: 30s\n      start_period: 60s\n    network_mode: host\n    env_file: .env"))
+    change_app(build_project, "    <<: [*idle]\n    healthcheck:\n      test: [\"CMD-SHELL\", \"exit 1\"]\n"
+                              "      interval: 30s\n      start_period: 60s\n")
     result, elapsed = rebuild(build_project, "--timeout", "3")
     assert result.returncode == ExitCode.OPERATION_FAILED
     assert "timed out after 3s" in result.stderr
