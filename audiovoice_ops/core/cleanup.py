@@ -107,8 +107,11 @@ def execute_cleanup(client: docker.DockerClient, stack: Stack, plan: CleanupPlan
 def _remove_containers(client: docker.DockerClient, stack: Stack, actions: list[Action], timeout: float | None) -> None:
     def stop_and_remove(action: Action) -> None:
         grace = timeout if timeout is not None else _grace_period(client, stack, action.id)
+        # v=True removes the container's *anonymous* volumes (an image's VOLUME left unmounted):
+        # a new container never gets them back, so keeping them only leaks disk. Named volumes,
+        # where users' data lives, are never touched here.
         _attempt(action, lambda: (client.api.stop(action.id, timeout=int(grace)),
-                                  client.api.remove_container(action.id, v=False, force=True)))
+                                  client.api.remove_container(action.id, v=True, force=True)))
 
     if not actions:
         return

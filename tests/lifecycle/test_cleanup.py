@@ -125,3 +125,15 @@ def test_table_output(build_project):
     result = build_project.avops("cleanup")
     assert result.returncode == 0
     assert "removed" in result.stdout and f"{build_project.name}_data" in result.stdout
+
+
+def test_anonymous_volumes_go_with_their_container_named_ones_stay(build_project, docker_client):
+    dockerfile = build_project.dir / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + 'VOLUME ["/cache"]\n')  # unmounted: anonymous
+    assert build_project.avops("rebuild").returncode == 0
+    mounts = docker_client.api.inspect_container(f"{build_project.name}-app-1")["Mounts"]
+    anonymous = next(m["Name"] for m in mounts if m["Destination"] == "/cache")
+    code, _ = cleanup(build_project)
+    assert code == 0
+    assert not docker_client.api.volumes(filters={"name": anonymous}).get("Volumes")
+    docker_client.api.inspect_volume(f"{build_project.name}_data")  # users' data kept

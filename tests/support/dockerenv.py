@@ -128,7 +128,7 @@ def destroy_project(client: docker.DockerClient, project: str) -> None:
 
 def _force_remove(client: docker.DockerClient, container_id: str) -> None:
     try:
-        client.api.remove_container(container_id, force=True, v=False)
+        client.api.remove_container(container_id, force=True, v=True)  # anonymous volumes too
     except NotFound:
         pass
 
