@@ -73,8 +73,3 @@ def import_torchaudio() -> types.ModuleType:
         reason.splitlines()[0][:200],
     )
     return torchaudio
-
-
-def is_pure_python_mode() -> bool:
-    mod = sys.modules.get(_STUB_NAME)
-    return bool(getattr(mod, "ENGINES_PURE_PYTHON_STUB", False))

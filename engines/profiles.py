@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Optional, Union
 
 from engines.errors import SynthesisError
@@ -60,7 +60,3 @@ def get_profile(name: Optional[str], engine: Optional[str] = None) -> Profile:
         raise SynthesisError(f"profile: unknown profile {name!r} for engine {engine or 'any'}; "
                              f"accepted: {', '.join(profile_names(engine))}")
     return profile
-
-
-def profile_dict(name: str) -> dict:
-    return asdict(get_profile(name))

@@ -44,7 +44,6 @@ ERRORS[401]["description"] = "Missing or invalid API key (`WWW-Authenticate: Bea
 ERRORS[403]["description"] = "Valid API key, but not an admin key"
 ERRORS[429]["description"] = "Per-key submission rate exceeded; see `Retry-After` (seconds)"
 AUTH = (401, 413, 422)  # every protected route: the guard answers 401/413 before it runs
-ID_RE = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 FORM_FIELDS = frozenset({"audio", "language", "voice_name", "ref_text"})
 
 

@@ -42,7 +42,6 @@ class ApiClient:
 
         self.base_url = base_url.rstrip("/")
         headers = {"Accept": "application/json"}
-        self.has_key = bool(api_key)
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)

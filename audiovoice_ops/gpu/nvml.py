@@ -22,10 +22,6 @@ NO_DRIVER_HINT = ("install the NVIDIA driver on the host (nvidia-smi must work),
                   "or run avops on the GPU host (DOCKER_HOST=ssh://user@gpu-host)")
 
 
-class NvmlUnavailable(Exception):
-    """NVML could not start; ``str()`` is a one-line reason."""
-
-
 def _nvml():
     import pynvml
 
