@@ -33,6 +33,9 @@ class Stack:
     project: str
     model: ComposeFile
     variables: dict[str, str] = field(repr=False)  # interpolation source: .env overlaid by the shell
+    # Effective environments, computed once per service: creating a container needs it twice
+    # (the container's env and its config-hash label), and each computation reads env files.
+    _environments: dict[str, dict[str, str]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def project_dir(self) -> Path:
@@ -54,6 +57,11 @@ class Stack:
 
     def effective_environment(self, name: str) -> dict[str, str]:
         """What the container's environment must contain: env_file values, then `environment:`."""
+        if name not in self._environments:
+            self._environments[name] = self._compute_environment(name)
+        return dict(self._environments[name])
+
+    def _compute_environment(self, name: str) -> dict[str, str]:
         service = self.service(name)
         env: dict[str, str] = {}
         for env_file in service.env_file:
