@@ -4,7 +4,9 @@ XTTS conditions on a reference clip through a model pass (GPT latents + speaker 
 of GPU time, and under LOW_VRAM a model load of its own. The result is small CPU tensors, so the
 worker keeps it next to the voice's ``reference.wav``. The cache is keyed by the reference file's
 digest and a format number: a replaced reference or a new format recomputes, a damaged file is
-ignored (and rewritten). Engines whose conditioning is the reference audio itself (F5-TTS) declare
+ignored (and rewritten). The cache is an optimisation only: when it cannot be written (a full disk,
+a read-only volume) the job goes on with the conditioning it computed, and no partial file stays.
+Engines whose conditioning is the reference audio itself (F5-TTS) declare
 ``caches_conditioning = False`` and are passed straight through.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
@@ -36,7 +39,11 @@ def prepare_voice_cached(engine: TtsEngine, ref_audio_path: Path, cache_path: Pa
         return replace(cached, ref_audio_path=str(ref_audio_path), ref_text=ref_text or cached.ref_text,
                        language=language or cached.language)
     voice = engine.prepare_voice(ref_audio_path, ref_text=ref_text, language=language)
-    save_conditioning(voice, cache_path, digest)
+    try:
+        save_conditioning(voice, cache_path, digest)
+    except Exception as exc:  # noqa: BLE001 - torch reports a full disk as its own RuntimeError
+        logger.warning("voice conditioning cache %s not written, continuing without it: %s",
+                       cache_path.name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     return voice
 
 
@@ -48,9 +55,14 @@ def save_conditioning(voice: VoiceConditioning, path: Path, source_digest: str) 
         "data": voice.data, "ref_text": voice.ref_text, "language": voice.language,
         "ref_duration_s": voice.ref_duration_s,
     }
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)  # a concurrent reader never sees half a file
+    # Unique temp name (two workers may write the same voice), renamed into place: a concurrent
+    # reader never sees half a file; removed on every error path, so a failure leaves nothing.
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load_conditioning(path: Path, engine: str, source_digest: str) -> Optional[VoiceConditioning]:

@@ -11,27 +11,33 @@ import logging
 import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import redis
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Path as PathParam, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import jobs as jobstore
+from service import reaper
 from service import vram_publish
 from service.audio_validation import AudioRejected, sniff
 from service.auth import (Principal, RequestGuard, optional_principal, require_admin,
                           require_client)
-from service.celery_app import TASK_CLONE, TASK_SYNTHESIZE, celery_app
+from service.celery_app import TASK_CLONE, TASK_SYNTHESIZE
 from service.errors import Rejected
+from service.jsonbody import StrictJsonRoute
 from service.ratelimit import RateLimiter
 from service.redis_conn import get_redis
 from service.schemas import (ErrorResponse, HealthCheck, HealthResponse, JobAccepted, JobCreate,
                              JobInfo, JobMode, JobStatus, VoiceCloneAccepted, VoiceInfo,
                              VoiceList, VramResponse)
 from service.settings import ServiceSettings, get_service_settings
-from service.validation import RequestRejected, check_language, resolve_job
+from service.startup import StartupRefused, or_exit
+from service.storage import NO_SPACE_MESSAGE, is_no_space, no_space_as_storage_full
+from service.validation import (MAX_REF_TEXT_CHARS, MAX_VOICE_NAME_CHARS, RequestRejected,
+                                check_language, check_ref_text, check_voice_name, resolve_job)
 from service.voices import VoiceStore
 from service.voices import to_info as voice_info
 
@@ -39,10 +45,11 @@ logger = logging.getLogger("service.api")
 
 UPLOAD_CHUNK = 1 << 20
 ERRORS = {code: {"model": ErrorResponse}
-          for code in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)}
+          for code in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503, 507)}
 ERRORS[401]["description"] = "Missing or invalid API key (`WWW-Authenticate: Bearer`)"
 ERRORS[403]["description"] = "Valid API key, but not an admin key"
 ERRORS[429]["description"] = "Per-key submission rate exceeded; see `Retry-After` (seconds)"
+ERRORS[507]["description"] = "The data volume is full; nothing of the upload was kept"
 AUTH = (401, 413, 422)  # every protected route: the guard answers 401/413 before it runs
 FORM_FIELDS = frozenset({"audio", "language", "voice_name", "ref_text"})
 
@@ -71,8 +78,11 @@ def voices_dep(settings: ServiceSettings = Depends(settings_dep)) -> VoiceStore:
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="audio-voice", version="0.1.0", lifespan=_lifespan,
+    # redirect_slashes=False: "/voices/" is a 404 like any unknown URL, not a 307 whose Location
+    # is built from the client's Host header.
+    app = FastAPI(title="audio-voice", version="0.1.0", lifespan=_lifespan, redirect_slashes=False,
                   description="Voice cloning and TTS jobs (F5-TTS, XTTS) on a Celery GPU worker.")
+    app.router.route_class = StrictJsonRoute  # JSON bodies: RFC 8259 and valid Unicode only
     _install_error_handlers(app)
     app.add_middleware(RequestGuard)
     app.add_api_route("/health", health, methods=["GET"], response_model=HealthResponse,
@@ -83,7 +93,7 @@ def create_app() -> FastAPI:
     client = [Depends(require_client)]
     app.add_api_route("/voices/clone", clone_voice, methods=["POST"], status_code=202,
                       response_model=VoiceCloneAccepted, tags=["Voices"], dependencies=client,
-                      responses=_err(400, 413, 415, 422, 429, 503),
+                      responses=_err(400, 413, 415, 422, 429, 503, 507),
                       summary="Upload a reference voice")
     app.add_api_route("/voices", list_voices, methods=["GET"], response_model=VoiceList,
                       tags=["Voices"], dependencies=client, responses=_err(),
@@ -119,17 +129,16 @@ async def _lifespan(_: FastAPI):
 
 
 def _startup() -> None:
-    s = get_service_settings()
+    # A refusal is one line and exit 2 (hard: inside the lifespan, SystemExit would be logged
+    # with a traceback by Starlette). `python -m service.serve` checks the same before uvicorn.
+    s = or_exit(get_service_settings, hard=True)
     logging.getLogger("service").setLevel(s.log_level.upper())
-    _check_auth_configured(s)
+    or_exit(lambda: _check_auth_configured(s), hard=True)
     s.voices_dir.mkdir(parents=True, exist_ok=True)
     s.outputs_dir.mkdir(parents=True, exist_ok=True)
+    reaper.start_once(s, get_redis())  # bounds every job and pending voice (JOB_DEADLINE_S)
     logger.info("Starting Audio Voice Service API (data=%s, redis=%s)", s.data_dir,
                 s.redis_url.split("@")[-1])
-
-
-class StartupRefused(RuntimeError):
-    pass
 
 
 def _check_auth_configured(s: ServiceSettings) -> None:
@@ -142,9 +151,7 @@ def _check_auth_configured(s: ServiceSettings) -> None:
                    "in .env (make a key: python -c \"import secrets; "
                    "print(secrets.token_urlsafe(32))\"), or set ALLOW_UNAUTHENTICATED=true to "
                    "run an open API on a trusted network")
-        logger.critical(message)
-        print(message, flush=True)  # visible even when logging is not configured
-        raise StartupRefused(message)
+        raise StartupRefused(message)  # the caller prints it as one line and exits
     banner = "!" * 78
     for line in (banner, "ALLOW_UNAUTHENTICATED=true and no API key configured: the API is OPEN.",
                  "Anyone who can reach this port can clone voices, submit jobs and use the GPU.",
@@ -157,26 +164,52 @@ def _check_auth_configured(s: ServiceSettings) -> None:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Rejected)
     async def _rejected(_: Request, exc: Rejected) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+        return error_response(str(exc), exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code in (204, 304):  # no body allowed
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        return error_response(exc.detail, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         # One readable line ("text: Field required; ...") plus pydantic's structured errors.
-        parts = [f"{'.'.join(str(x) for x in e['loc'] if x != 'body')}: {e['msg']}"
-                 for e in exc.errors()]
-        return JSONResponse({"detail": "; ".join(parts),
-                             "errors": jsonable_errors(exc)}, status_code=422)
+        errors = validation_errors(exc)
+        return error_response("; ".join(f"{e['field']}: {e['msg']}" for e in errors), 422,
+                              errors=errors)
 
     @app.exception_handler(redis.exceptions.ConnectionError)
     @app.exception_handler(redis.exceptions.TimeoutError)
     async def _redis_down(_: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": f"job store (Redis) unavailable: {exc}"}, status_code=503)
+        return error_response(f"job store (Redis) unavailable: {exc}", 503)
 
 
-def jsonable_errors(exc: RequestValidationError) -> list:
-    from fastapi.encoders import jsonable_encoder
+def _printable(value: object) -> str:
+    # An error must always encode: text that is not valid Unicode (a lone surrogate from a
+    # JSON escape) is shown escaped instead of failing the response with a 500.
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
 
-    return jsonable_encoder([{k: v for k, v in e.items() if k != "ctx"} for e in exc.errors()])
+
+def error_response(detail: str, status: int, headers: Optional[dict] = None,
+                   **extra: object) -> JSONResponse:
+    shown = _printable(detail) if isinstance(detail, str) else detail
+    return JSONResponse({"detail": shown, **extra}, status_code=status, headers=headers)
+
+
+def validation_errors(exc: RequestValidationError) -> list[dict]:
+    """pydantic's errors without ``input`` and ``ctx``: they hold the request's own values
+    (NaN, undecodable text, a whole upload), which need not be JSON-encodable and are not
+    echoed back. A body that is not JSON says why (``ctx.error``)."""
+    errors = []
+    for e in exc.errors():
+        loc = [_printable(x) for x in e.get("loc", ()) if x != "body"]
+        msg = e.get("msg", "invalid")
+        if e.get("type") == "json_invalid":
+            loc, msg = [], f"not valid JSON: {(e.get('ctx') or {}).get('error', msg)}"
+        errors.append({"loc": loc, "field": ".".join(loc) or "body", "msg": _printable(msg),
+                       "type": _printable(e.get("type", ""))})
+    return errors
 
 
 # --------------------------------------------------------------------------- rate limit
@@ -184,11 +217,17 @@ _limiter: Optional[RateLimiter] = None
 
 
 def submission_quota(principal: Principal = Depends(require_client),
-                     settings: ServiceSettings = Depends(settings_dep)) -> Principal:
-    """One token of the caller's bucket per job or clone submission; empty bucket: 429."""
+                     settings: ServiceSettings = Depends(settings_dep)) -> Iterator[Principal]:
+    """One token of the caller's bucket per accepted job or clone; empty bucket: 429.
+
+    The token is taken before the request is handled (atomically in Redis, so concurrent
+    requests cannot overdraw the bucket) and given back when the request fails in any way:
+    bad JSON, a rejected field, an unknown voice, a non-audio upload, Redis down. Only
+    accepted work counts."""
     global _limiter
     if settings.rate_limit_per_minute <= 0:
-        return principal
+        yield principal
+        return
     if _limiter is None:
         _limiter = RateLimiter(get_redis(), settings.rate_limit_per_minute,
                                settings.rate_limit_burst)
@@ -198,7 +237,18 @@ def submission_quota(principal: Principal = Depends(require_client),
                             f"submissions per minute per key (burst {settings.rate_limit_burst}); "
                             f"retry in {decision.retry_after_header} s",
                             headers={"Retry-After": decision.retry_after_header})
-    return principal
+    try:
+        yield principal
+    except Exception:
+        _refund(principal)
+        raise
+
+
+def _refund(principal: Principal) -> None:
+    try:
+        _limiter.refund(principal.key_id)
+    except redis.exceptions.RedisError as exc:  # the request's own error is the one to report
+        logger.warning("rate limit: could not refund a token of key %s: %s", principal.key_id, exc)
 
 
 # --------------------------------------------------------------------------- health
@@ -241,10 +291,12 @@ def _check_storage(data_dir: Path) -> HealthCheck:
     probe = data_dir / f".health-{uuid.uuid4().hex}"
     try:
         probe.write_bytes(b"ok")
-        probe.unlink()
         return HealthCheck(ok=True, detail=f"{data_dir} writable")
     except OSError as exc:
-        return HealthCheck(ok=False, detail=f"{data_dir} not writable: {exc}")
+        return HealthCheck(ok=False, detail=f"{data_dir} not writable: "
+                                            f"{NO_SPACE_MESSAGE if is_no_space(exc) else exc}")
+    finally:
+        probe.unlink(missing_ok=True)  # also when the write failed half-way (a full disk)
 
 
 # --------------------------------------------------------------------------- voices
@@ -260,28 +312,37 @@ async def no_unknown_form_fields(request: Request) -> None:
 def clone_voice(audio: UploadFile = File(..., description="Reference speech: WAV, FLAC or OGG."),
                 language: str = Form(..., max_length=35,
                                      description="Language of the reference, e.g. pt-BR."),
-                voice_name: str = Form(..., min_length=1, max_length=100),
-                ref_text: Optional[str] = Form(None, max_length=1000, description=(
+                voice_name: str = Form(..., min_length=1, max_length=MAX_VOICE_NAME_CHARS,
+                                       description="One line, no control characters; stripped."),
+                ref_text: Optional[str] = Form(None, max_length=MAX_REF_TEXT_CHARS, description=(
                     "Transcript of the reference; required to use the voice with F5-TTS.")),
                 settings: ServiceSettings = Depends(settings_dep),
                 store: jobstore.JobStore = Depends(store_dep),
                 voices: VoiceStore = Depends(voices_dep),
-                _quota: Principal = Depends(submission_quota),
+                principal: Principal = Depends(submission_quota),
                 _fields: None = Depends(no_unknown_form_fields)) -> VoiceCloneAccepted:
-    """Store the upload and queue its validation; the voice is usable once `ready`."""
+    """Store the upload and queue its validation; the voice is usable once `ready`. The voice
+    and its clone job belong to the calling key."""
     language = check_language(language, settings)
-    tmp = voices.incoming_path()
+    voice_name, ref_text = check_voice_name(voice_name), check_ref_text(ref_text)
+    with no_space_as_storage_full():  # full data volume: 507, nothing partial left behind
+        tmp = voices.incoming_path()
+        try:
+            _stream_capped(audio, tmp, settings.max_upload_bytes)
+            info = sniff(tmp, settings.min_reference_seconds, settings.max_reference_seconds)
+            job_id = jobstore.new_id()
+            meta = voices.create(voice_name, language, ref_text, tmp,
+                                 info.ext, job_id, {"duration_s": info.duration_s,
+                                                    "sample_rate": info.sample_rate},
+                                 owner=principal.owner)
+        finally:
+            tmp.unlink(missing_ok=True)
     try:
-        _stream_capped(audio, tmp, settings.max_upload_bytes)
-        info = sniff(tmp, settings.min_reference_seconds, settings.max_reference_seconds)
-        job_id = jobstore.new_id()
-        meta = voices.create(voice_name.strip(), language, (ref_text or "").strip() or None, tmp,
-                             info.ext, job_id, {"duration_s": info.duration_s,
-                                                "sample_rate": info.sample_rate})
-    finally:
-        tmp.unlink(missing_ok=True)
-    store.create(job_id, mode=JobMode.clone.value, voice_id=meta["voice_id"], language=language)
-    celery_app.send_task(TASK_CLONE, args=[job_id], task_id=job_id)
+        jobstore.enqueue(store, TASK_CLONE, job_id, mode=JobMode.clone.value,
+                         voice_id=meta["voice_id"], language=language, owner=principal.owner)
+    except Exception:
+        voices.delete(meta["voice_id"])  # never a stored voice that no job will validate
+        raise
     logger.info("voice %s (%s, %.1f s %s) queued for validation as job %s", meta["voice_id"],
                 language, info.duration_s, info.ext, job_id)
     return VoiceCloneAccepted(voice_id=meta["voice_id"], job_id=job_id,
@@ -302,18 +363,28 @@ def _stream_capped(upload: UploadFile, dest: Path, cap: int) -> int:
     return size
 
 
-def list_voices(voices: VoiceStore = Depends(voices_dep)) -> VoiceList:
-    return VoiceList(voices=[voice_info(m) for m in voices.list()])
+def list_voices(voices: VoiceStore = Depends(voices_dep),
+                principal: Principal = Depends(require_client)) -> VoiceList:
+    return VoiceList(voices=[voice_info(m) for m in voices.list()
+                             if principal.may_see(m.get("owner"))])
 
 
-def get_voice(voice_id: str = _id_param("voice"), voices: VoiceStore = Depends(voices_dep)) -> VoiceInfo:
+def _voice_or_404(voices: VoiceStore, voice_id: str, principal: Principal) -> dict:
+    # Another key's voice answers exactly like a voice that does not exist: ids leak nothing.
     meta = voices.get(voice_id)
-    if meta is None:
+    if meta is None or not principal.may_see(meta.get("owner")):
         raise HTTPException(404, f"voice_id: no voice {voice_id!r}")
-    return voice_info(meta)
+    return meta
 
 
-def delete_voice(voice_id: str = _id_param("voice"), voices: VoiceStore = Depends(voices_dep)) -> None:
+def get_voice(voice_id: str = _id_param("voice"), voices: VoiceStore = Depends(voices_dep),
+              principal: Principal = Depends(require_client)) -> VoiceInfo:
+    return voice_info(_voice_or_404(voices, voice_id, principal))
+
+
+def delete_voice(voice_id: str = _id_param("voice"), voices: VoiceStore = Depends(voices_dep),
+                 principal: Principal = Depends(require_client)) -> None:
+    _voice_or_404(voices, voice_id, principal)
     if not voices.delete(voice_id):
         raise HTTPException(404, f"voice_id: no voice {voice_id!r}")
 
@@ -322,19 +393,20 @@ def delete_voice(voice_id: str = _id_param("voice"), voices: VoiceStore = Depend
 def create_job(req: JobCreate, settings: ServiceSettings = Depends(settings_dep),
                store: jobstore.JobStore = Depends(store_dep),
                voices: VoiceStore = Depends(voices_dep),
-               _quota: Principal = Depends(submission_quota)) -> JobAccepted:
-    job = resolve_job(req, settings, voices)
+               principal: Principal = Depends(submission_quota)) -> JobAccepted:
+    job = resolve_job(req, settings, voices, principal)
     job_id = jobstore.new_id()
-    store.create(job_id, mode=req.mode.value, text=job.text, text_chars=len(job.text),
-                 language=job.language, voice_id=job.voice_id, engine=job.engine,
-                 quality_profile=job.quality_profile)
-    celery_app.send_task(TASK_SYNTHESIZE, args=[job_id], task_id=job_id)
+    # Record and send as one step: a task that cannot be sent leaves no job waiting `queued`.
+    jobstore.enqueue(store, TASK_SYNTHESIZE, job_id, mode=req.mode.value, text=job.text,
+                     text_chars=len(job.text), language=job.language, voice_id=job.voice_id,
+                     engine=job.engine, quality_profile=job.quality_profile,
+                     owner=principal.owner)
     return JobAccepted(job_id=job_id, status=JobStatus.queued, status_url=f"/jobs/{job_id}")
 
 
-def _job_or_404(store: jobstore.JobStore, job_id: str) -> dict:
+def _job_or_404(store: jobstore.JobStore, job_id: str, principal: Principal) -> dict:
     record = store.get(job_id) if _plausible_id(job_id) else None
-    if record is None:
+    if record is None or not principal.may_see(record.get("owner")):  # others': like unknown
         raise HTTPException(404, f"job_id: no job {job_id!r} (unknown or expired)")
     return record
 
@@ -346,13 +418,15 @@ def _plausible_id(value: str) -> bool:
         return False
 
 
-def get_job(job_id: str = _id_param("job"), store: jobstore.JobStore = Depends(store_dep)) -> JobInfo:
-    return jobstore.to_info(_job_or_404(store, job_id))
+def get_job(job_id: str = _id_param("job"), store: jobstore.JobStore = Depends(store_dep),
+            principal: Principal = Depends(require_client)) -> JobInfo:
+    return jobstore.to_info(_job_or_404(store, job_id, principal))
 
 
 def get_job_audio(job_id: str = _id_param("job"), settings: ServiceSettings = Depends(settings_dep),
-                  store: jobstore.JobStore = Depends(store_dep)) -> FileResponse:
-    record = _job_or_404(store, job_id)
+                  store: jobstore.JobStore = Depends(store_dep),
+                  principal: Principal = Depends(require_client)) -> FileResponse:
+    record = _job_or_404(store, job_id, principal)
     if record["status"] != JobStatus.completed.value or not record.get("output_file"):
         raise HTTPException(409, f"job {job_id} is {record['status']}: no audio"
                             + (f" ({record['error']})" if record.get("error") else ""))

@@ -44,7 +44,7 @@ def sniff(data: Union[bytes, Path], min_seconds: float, max_seconds: float) -> A
         info = sf.info(str(data) if isinstance(data, Path) else io.BytesIO(data))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise AudioRejected(f"audio: not a decodable audio file (WAV, FLAC or OGG expected): "
-                            f"{str(exc).splitlines()[0][:200]}", 415) from None
+                            f"{_decoder_reason(exc)}", 415) from None
     ext = FORMAT_EXT.get(info.format)
     if ext is None:
         raise AudioRejected(f"audio: unsupported format {info.format}; WAV, FLAC or OGG expected",
@@ -59,3 +59,12 @@ def sniff(data: Union[bytes, Path], min_seconds: float, max_seconds: float) -> A
         raise AudioRejected(f"audio: {duration:.1f} s is too long; at most {max_seconds:.0f} s "
                             "(MAX_REFERENCE_SECONDS)")
     return AudioInfo(ext, round(duration, 3), int(info.samplerate), int(info.channels))
+
+
+def _decoder_reason(exc: BaseException) -> str:
+    """What libsndfile found wrong with the audio, without the rest of its message: that names
+    the file it opened, which is a path on the server's data volume."""
+    reason = getattr(exc, "error_string", None)  # sf.LibsndfileError: libsndfile's own text
+    if not reason:
+        return "unrecognised content"
+    return reason.strip().splitlines()[0][:200].rstrip(".")

@@ -10,6 +10,8 @@
   (MAX_UPLOAD_MB for /voices/clone, MAX_JSON_BODY_KB elsewhere), counting bytes as they
   arrive: a declared Content-Length over the cap is refused unread, a chunked body is cut
   off with 413 as soon as it passes the cap.
+* Ownership (``Principal.may_see``): a client key sees only the voices and jobs it made; an
+  admin key sees all. Others' ids answer 404, like unknown ones.
 * No key configured: every protected route answers 401, and the API refuses to start
   (see ``service.api._startup``) unless ALLOW_UNAUTHENTICATED=true, in which case
   everything is open (rate limits then apply per client address).
@@ -39,10 +41,24 @@ bearer_scheme = HTTPBearer(auto_error=False, scheme_name="ApiKey",
                                        "sent as `Authorization: Bearer <key>`.")
 
 
+ANONYMOUS_PREFIX = "anon:"  # key_id of callers of an open API (ALLOW_UNAUTHENTICATED)
+
+
 @dataclass(frozen=True)
 class Principal:
-    key_id: str  # first 16 hex digits of the key's SHA-256: logs and rate-limit buckets
+    key_id: str  # first 16 hex digits of the key's SHA-256: logs, rate-limit buckets, owner
     admin: bool
+
+    @property
+    def owner(self) -> Optional[str]:
+        """What voices and jobs record as their owner: the key id; None on an open API (no
+        key owns what an anonymous caller made: admin keys see it, client keys do not)."""
+        return None if self.key_id.startswith(ANONYMOUS_PREFIX) else self.key_id
+
+    def may_see(self, owner: Optional[str]) -> bool:
+        """Ownership, the one rule: a client key sees what it owns, an admin key sees all
+        (unowned voices and jobs from before owners were recorded included)."""
+        return self.admin or (owner is not None and owner == self.owner)
 
 
 class KeyRing:
@@ -85,7 +101,7 @@ def _unauthorized(message: str) -> HTTPException:
 
 def _check(keyring: KeyRing, key: Optional[str], client_host: str) -> Principal:
     if keyring.open:
-        return Principal(f"anon:{client_host}", True)
+        return Principal(f"{ANONYMOUS_PREFIX}{client_host}", True)
     if not keyring.all:
         raise _unauthorized("no API keys are configured on the server (API_KEYS)")
     if not key:
@@ -118,7 +134,7 @@ def optional_principal(request: Request, credentials: Optional[HTTPAuthorization
     """For open routes that show more to an identified caller (/health details)."""
     keyring = get_keyring()
     if keyring.open:
-        return Principal(f"anon:{_host(request)}", True)
+        return Principal(f"{ANONYMOUS_PREFIX}{_host(request)}", True)
     return keyring.identify(credentials.credentials if credentials else None)
 
 

@@ -9,14 +9,18 @@ from __future__ import annotations
 from celery import Celery
 
 from service.settings import get_service_settings
+from service.startup import or_exit
 
 QUEUE = "audio-voice"
 TASK_CLONE = "avops.clone_voice"
 TASK_SYNTHESIZE = "avops.synthesize"
+HARD_LIMIT_GRACE_S = 30  # after the soft limit, before the child is killed
 
 
 def make_celery() -> Celery:
-    s = get_service_settings()
+    # The first settings read of the API, the worker and the healthcheck: a bad value exits
+    # here with one line, before uvicorn or celery could print a traceback around it.
+    s = or_exit(get_service_settings)
     app = Celery("avops", broker=s.redis_url, backend=s.redis_url)
     app.conf.update(
         task_default_queue=QUEUE,
@@ -41,6 +45,11 @@ def make_celery() -> Celery:
         result_backend_transport_options={"retry_policy": {"timeout": 5.0}},
         worker_hijack_root_logger=True,
         task_send_sent_event=False,
+        # The bound of one attempt (the reaper fails the job at the same deadline even if the
+        # worker never comes back): the task gets SoftTimeLimitExceeded and ends failed with
+        # that reason; a child that ignores it is killed a little later.
+        task_soft_time_limit=s.job_deadline_s,
+        task_time_limit=s.job_deadline_s + HARD_LIMIT_GRACE_S,
     )
     return app
 

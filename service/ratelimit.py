@@ -5,6 +5,10 @@ as one Lua script, so concurrent API workers never race, and the clock is Redis'
 (``TIME``), so several API processes share one notion of time. A bucket holds at most
 RATE_LIMIT_BURST tokens and refills at RATE_LIMIT_PER_MINUTE; a submission takes one.
 An empty bucket answers how long until the next token: the API's ``Retry-After``.
+
+Only accepted work is counted: the API takes the token before the request is handled (so
+concurrent requests cannot overdraw the bucket) and gives it back (``refund``: the same
+script with a negative cost, capped at the burst) when the request is rejected.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
 local allowed = 0
 local retry = 0
 if tokens >= cost then
-  tokens = tokens - cost
+  tokens = math.min(burst, tokens - cost)
   allowed = 1
 else
   retry = (cost - tokens) / rate
@@ -71,3 +75,7 @@ class RateLimiter:
         allowed, retry, tokens = self._script(keys=[KEY_PREFIX + key_id],
                                               args=[self.per_second, self.burst, cost])
         return Decision(bool(int(allowed)), float(retry), float(tokens))
+
+    def refund(self, key_id: str, cost: int = 1) -> Decision:
+        """Give back tokens taken for work that was then rejected (never above the burst)."""
+        return self.hit(key_id, -cost)

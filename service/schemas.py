@@ -102,6 +102,9 @@ class VoiceInfo(BaseModel):
     error: Optional[str] = None
     created_at: str
     job_id: Optional[str] = Field(None, description="The clone job that validates this voice.")
+    owner: Optional[str] = Field(None, description=(
+        "Key id (first 16 hex digits of the SHA-256 of the API key) of the key that cloned it; "
+        "null: made before owners were recorded, or on an open API (admin keys only see those)."))
 
 
 class VoiceCloneAccepted(BaseModel):

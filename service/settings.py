@@ -94,6 +94,10 @@ class ServiceSettings(BaseSettings):
     max_job_attempts: int = Field(2, ge=1)  # worker lost mid-job: re-run at most this often
     vram_heartbeat_s: float = Field(10.0, gt=0)
     worker_stale_s: float = Field(45.0, gt=0)  # /health: no heartbeat for this long = no worker
+    # Bound of one job attempt: past it the worker stops the task and the API's reaper fails a
+    # job whose worker never came back (checked every REAPER_INTERVAL_S). Longer than any job.
+    job_deadline_s: float = Field(3600.0, gt=0)
+    reaper_interval_s: float = Field(15.0, gt=0)
 
     @field_validator("default_engine", mode="before")
     @classmethod
@@ -142,7 +146,9 @@ def load_service_settings(**overrides) -> ServiceSettings:
         err = exc.errors()[0]
         name = str(err["loc"][0]).upper() if err.get("loc") else "settings"
         got = "" if name in SECRET_SETTINGS else f" (got {err.get('input')!r})"
-        raise ServiceSettingsError(f"{name}: {err['msg']}{got}") from None
+        # pydantic prefixes a validator's own message with "Value error, ": not the user's news.
+        message = err["msg"].removeprefix("Value error, ")
+        raise ServiceSettingsError(f"{name}: {message}{got}") from None
 
 
 @lru_cache(maxsize=1)

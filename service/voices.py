@@ -18,6 +18,7 @@ from typing import Any, Optional, Union
 
 from service.jobs import now_iso
 from service.schemas import VoiceInfo, VoiceStatus
+from service.storage import atomic_write_bytes
 
 _ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 META = "voice.json"
@@ -27,13 +28,6 @@ REFERENCE = "reference.wav"
 
 def valid_id(value: str) -> bool:
     return bool(_ID_RE.match(value or ""))
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    # Write-then-rename: a reader (or a crash) never sees half a file.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 class VoiceStore:
@@ -54,28 +48,37 @@ class VoiceStore:
 
     def create(self, name: str, language: str, ref_text: Optional[str],
                upload: Union[bytes, Path], ext: str, job_id: str,
-               info: dict[str, Any]) -> dict[str, Any]:
+               info: dict[str, Any], owner: Optional[str] = None,
+               **extra: Any) -> dict[str, Any]:
         """A new voice under a generated id; ``upload`` is the audio's bytes or a file that is
         moved into the voice's directory. ``ext`` comes from content sniffing, never from the
-        client's filename."""
+        client's filename. ``owner`` and ``extra`` are stored in the metadata as given.
+
+        All or nothing: if any step fails (a full disk while writing ``voice.json``...), the
+        voice's directory is removed again before the error propagates."""
         if ext not in ("wav", "flac", "ogg", "aiff", "mp3"):
             raise ValueError(f"unexpected upload extension {ext!r}")
         voice_id = str(uuid.uuid4())
         vdir = self.root / voice_id
         vdir.mkdir(parents=True, exist_ok=False)
-        if isinstance(upload, Path):
-            os.replace(upload, vdir / f"upload.{ext}")
-        else:
-            _atomic_write(vdir / f"upload.{ext}", upload)
-        meta = {"voice_id": voice_id, "name": name, "language": language, "ref_text": ref_text,
-                "status": VoiceStatus.pending.value, "created_at": now_iso(), "job_id": job_id,
-                "upload_file": f"upload.{ext}", "duration_s": info.get("duration_s"),
-                "sample_rate": info.get("sample_rate"), "error": None}
-        self.save(meta)
+        try:
+            if isinstance(upload, Path):
+                os.replace(upload, vdir / f"upload.{ext}")
+            else:
+                atomic_write_bytes(vdir / f"upload.{ext}", upload)
+            meta = {"voice_id": voice_id, "name": name, "language": language,
+                    "ref_text": ref_text, "status": VoiceStatus.pending.value,
+                    "created_at": now_iso(), "job_id": job_id, "upload_file": f"upload.{ext}",
+                    "duration_s": info.get("duration_s"), "sample_rate": info.get("sample_rate"),
+                    "error": None, "owner": owner, **extra}
+            self.save(meta)
+        except BaseException:
+            shutil.rmtree(vdir, ignore_errors=True)
+            raise
         return meta
 
     def save(self, meta: dict[str, Any]) -> None:
-        _atomic_write(self.dir(meta["voice_id"]) / META, json.dumps(meta, indent=2).encode())
+        atomic_write_bytes(self.dir(meta["voice_id"]) / META, json.dumps(meta, indent=2).encode())
 
     def get(self, voice_id: str) -> Optional[dict[str, Any]]:
         try:
@@ -91,6 +94,17 @@ class VoiceStore:
         meta.update(fields)
         self.save(meta)
         return meta
+
+    def mark_failed(self, voice_id: str, reason: str) -> bool:
+        """End a voice ``failed`` with ``reason``; False when it is gone. Its (partial)
+        reference goes first: useless now, and on a full disk the space it held is what lets
+        ``voice.json`` be rewritten."""
+        try:
+            self.reference_path(voice_id).unlink(missing_ok=True)
+            self.update(voice_id, status=VoiceStatus.failed.value, error=reason)
+        except KeyError:
+            return False  # deleted meanwhile
+        return True
 
     def list(self) -> list[dict[str, Any]]:
         if not self.root.is_dir():

@@ -16,9 +16,10 @@ import os
 import socket
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from celery import signals
+from celery.exceptions import SoftTimeLimitExceeded
 
 from service import jobs as jobstore
 from service import vram_publish
@@ -26,10 +27,24 @@ from service.celery_app import TASK_CLONE, TASK_SYNTHESIZE, celery_app
 from service.redis_conn import get_redis, reset_redis
 from service.schemas import JobStatus, VoiceStatus
 from service.settings import get_service_settings
+from service.startup import or_exit
+from service.storage import NO_SPACE_MESSAGE, atomic_write_bytes, is_no_space
 from service.voices import VoiceStore
 
 logger = logging.getLogger("service.worker")
 app = celery_app
+
+
+def _check_engine_settings() -> None:
+    """LOW_VRAM, devices...: read in the pool child, so a bad value would crash every child
+    in a loop. Validate in the parent as it loads this module: one line, exit 2 (the service
+    settings were checked by ``service.celery_app``)."""
+    from engines.settings import load_settings
+
+    or_exit(load_settings)
+
+
+_check_engine_settings()
 
 CLONE_SAMPLE_RATE = 24000  # stored reference rate: F5-TTS's; XTTS resamples to 22.05 kHz
 CLONE_MAX_SECONDS = 30.0  # the longest reference an engine uses (XTTS); F5 clips to 12 s
@@ -139,7 +154,10 @@ def _engine(name: str):
 
 # --------------------------------------------------------------------------- job wrapper
 def _run_job(job_id: str, body: Callable[[dict], dict]) -> str:
-    """Common life cycle: processing -> completed | failed; never raises (worker survives)."""
+    """Common life cycle: processing -> completed | failed; never raises (worker survives).
+
+    The attempt runs under a deadline (JOB_DEADLINE_S): past it the reaper in the API fails
+    the job even if this worker never comes back, and a result that arrives later is dropped."""
     store = _store()
     record = store.get(job_id)
     if record is None:
@@ -147,49 +165,85 @@ def _run_job(job_id: str, body: Callable[[dict], dict]) -> str:
         return "missing"
     if record["status"] in (JobStatus.completed.value, JobStatus.failed.value):
         return record["status"]  # a redelivery of a job that already finished
-    if not _admit(store, job_id, record):
+    attempt = _admit(store, job_id, record)
+    if attempt is None:
         return JobStatus.failed.value
     started = time.time()
     queue_wait = started - jobstore.parse_iso(record["created_at"]).timestamp()
-    store.update(job_id, status=JobStatus.processing.value, started_at=jobstore.now_iso(),
-                 worker=_worker_id(), error=None, timings={"queue_wait_s": round(queue_wait, 4)})
+    store.mark_processing(job_id, started + get_service_settings().job_deadline_s,
+                          started_at=jobstore.now_iso(), worker=_worker_id(), error=None,
+                          timings={"queue_wait_s": round(queue_wait, 4)})
     try:
         updates = body(record)
         status, error = JobStatus.completed.value, None
     except Exception as exc:  # noqa: BLE001
         updates, status, error = {}, JobStatus.failed.value, _error_text(exc)
-        logger.log(logging.WARNING if isinstance(exc, _EXPECTED) else logging.ERROR,
-                   "job %s failed: %s", job_id, error, exc_info=not isinstance(exc, _EXPECTED))
+        logger.log(logging.WARNING if _expected(exc) else logging.ERROR,
+                   "job %s failed: %s", job_id, error, exc_info=not _expected(exc))
     timings = {"queue_wait_s": round(queue_wait, 4), **updates.pop("timings", {}),
                "total_s": round(time.time() - started, 4)}
-    store.update(job_id, status=status, error=error, finished_at=jobstore.now_iso(),
-                 timings=timings, **updates)
+    if not store.finish_attempt(job_id, attempt, status=status, error=error,
+                                finished_at=jobstore.now_iso(), timings=timings, **updates):
+        _discard_late_result(job_id, record, updates)
+        return JobStatus.failed.value
     logger.info("job %s %s in %.2f s", job_id, status, timings["total_s"])
     publish_vram("task")
     return status
 
 
-def _admit(store: jobstore.JobStore, job_id: str, record: dict) -> bool:
-    """Count this delivery; a job whose worker died too often is failed, not run again."""
+def _discard_late_result(job_id: str, record: dict, updates: dict) -> None:
+    """The reaper already failed this attempt (past its deadline): its result must not
+    resurrect the job, so its output goes and a cloned voice stays failed."""
+    logger.warning("job %s: finished after the reaper had failed it (JOB_DEADLINE_S); "
+                   "result discarded", job_id)
+    if updates.get("output_file"):
+        (get_service_settings().outputs_dir / updates["output_file"]).unlink(missing_ok=True)
+    if record.get("mode") == "clone" and record.get("voice_id"):
+        _fail_voice(record["voice_id"], (_store().get(job_id) or {}).get("error")
+                    or "validation did not finish within JOB_DEADLINE_S")
+
+
+def _admit(store: jobstore.JobStore, job_id: str, record: dict) -> Optional[int]:
+    """Count this delivery (the attempt number); None when the job's worker died too often:
+    the job is failed, not run again."""
     attempt = store.start_attempt(job_id)
     limit = get_service_settings().max_job_attempts
     if attempt <= limit:
         if attempt > 1:
             logger.warning("job %s: attempt %d of %d (previous worker lost mid-job)", job_id,
                            attempt, limit)
-        return True
+        return attempt
+    reason = (f"worker lost mid-job {limit} time(s) (process killed, e.g. out of memory); "
+              "not retried")
     store.update(job_id, status=JobStatus.failed.value, finished_at=jobstore.now_iso(),
-                 error=f"worker lost mid-job {limit} time(s) (process killed, e.g. out of memory); "
-                       "not retried")
+                 error=reason)
     if record.get("mode") == "clone" and record.get("voice_id"):
-        _voices().update(record["voice_id"], status=VoiceStatus.failed.value,
-                         error="worker lost while validating the reference")
-    return False
+        _fail_voice(record["voice_id"], "worker lost while validating the reference")
+    return None
+
+
+def _fail_voice(voice_id: str, reason: str) -> None:
+    """Mark a voice failed; never raises (the reaper retries from the job's state)."""
+    try:
+        _voices().mark_failed(voice_id, reason)
+    except Exception as exc:  # noqa: BLE001
+        logger.error("voice %s: could not record failure %r: %s", voice_id, reason, exc)
 
 
 def _error_text(exc: BaseException) -> str:
+    """The job's one-line error: what went wrong, never a path on the data volume."""
+    if is_no_space(exc):
+        return NO_SPACE_MESSAGE
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return (f"job exceeded JOB_DEADLINE_S ({get_service_settings().job_deadline_s:g} s) "
+                "and was stopped")
     text = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else ""
     return text if isinstance(exc, _EXPECTED) else f"{type(exc).__name__}: {text}"
+
+
+def _expected(exc: BaseException) -> bool:
+    """Errors that are the job's fault or the environment's, not a bug: no traceback logged."""
+    return isinstance(exc, _EXPECTED) or is_no_space(exc) or isinstance(exc, SoftTimeLimitExceeded)
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
@@ -213,22 +267,29 @@ def synthesize(job_id: str) -> str:
 
 
 def _clone(record: dict) -> dict:
-    """Full decode of the upload (silence, NaN, length) into a mono reference.wav."""
-    from engines.audio import load_reference, write_audio
-    from engines.errors import ReferenceAudioError
+    """Full decode of the upload (silence, NaN, length) into a mono reference.wav.
 
+    Whatever goes wrong (bad audio, a full disk, a crash of the decoder), the voice ends
+    ``failed`` with the reason and no partial reference is left."""
     voices = _voices()
     meta = voices.get(record["voice_id"])
     if meta is None:
         raise JobError(f"voice {record['voice_id']} was deleted before it was processed")
-    start = time.perf_counter()
     try:
-        ref = load_reference(voices.upload_path(meta), CLONE_SAMPLE_RATE, CLONE_MAX_SECONDS,
-                             min_seconds=get_service_settings().min_reference_seconds)
-    except ReferenceAudioError as exc:
-        voices.update(meta["voice_id"], status=VoiceStatus.failed.value, error=str(exc))
+        return _prepare_reference(voices, meta)
+    except Exception as exc:
+        _fail_voice(meta["voice_id"], _error_text(exc))
         raise
-    write_audio(voices.reference_path(meta["voice_id"]), ref.samples, ref.sample_rate)
+
+
+def _prepare_reference(voices: VoiceStore, meta: dict) -> dict:
+    from engines.audio import load_reference, to_wav_bytes
+
+    start = time.perf_counter()
+    ref = load_reference(voices.upload_path(meta), CLONE_SAMPLE_RATE, CLONE_MAX_SECONDS,
+                         min_seconds=get_service_settings().min_reference_seconds)
+    atomic_write_bytes(voices.reference_path(meta["voice_id"]),
+                       to_wav_bytes(ref.samples, ref.sample_rate))
     voices.update(meta["voice_id"], status=VoiceStatus.ready.value, error=None,
                   duration_s=round(ref.duration_s, 3), sample_rate=ref.sample_rate)
     return {"timings": {"voice_prep_s": round(time.perf_counter() - start, 4)}}
@@ -260,9 +321,8 @@ def _synthesize(record: dict) -> dict:
                                profile=record["quality_profile"])
     t2 = time.perf_counter()
     out = get_service_settings().outputs_dir / f"{record['job_id']}.wav"
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_bytes(to_wav_bytes(result.waveform, result.sample_rate))
-    os.replace(tmp, out)  # the API never serves half a file
+    # Atomic: the API never serves half a file, and a failed write (full disk) leaves none.
+    atomic_write_bytes(out, to_wav_bytes(result.waveform, result.sample_rate))
     write_s = time.perf_counter() - t2
     return {"engine": engine.name, "device": result.device, "output_file": out.name,
             "audio_duration_s": round(result.duration_s, 3),

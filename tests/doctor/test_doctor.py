@@ -13,7 +13,7 @@ from tests.gpu.apiserver import FakeApi, vram_stats
 CHECK_IDS = ["containers.count", "containers.health", "containers.orphans", "images.dangling", "env.drift",
              "low_vram.agree", "f5tts.cuda", "docker.base_image", "docker.healthchecks",
              "docker.gpu_reservation", "api.health", "api.vram", "vram.baseline",
-             "security.auth", "security.env_file", "security.bind", "security.root"]
+             "security.auth", "security.env_file", "security.bind", "security.root", "voices.owner"]
 
 
 def doctor(project, *args, api_url=None, snapshot=None, extra_env=None, api_key=ADMIN_KEY):
@@ -42,7 +42,7 @@ def test_healthy_stack_passes_every_check(project, healthy_api, gpu_snapshot):
     assert list(checks) == CHECK_IDS
     assert {c["status"] for c in report["checks"]} == {"pass"}, [c for c in report["checks"] if c["status"] != "pass"]
     assert code == 0 and report["ok"] and report["summary"]["pass"] == len(CHECK_IDS)
-    assert set(healthy_api.requests) == {"/health", "/admin/vram"}
+    assert set(healthy_api.requests) == {"/health", "/admin/vram", "/voices"}
     for check in report["checks"]:
         assert set(check) == {"id", "group", "title", "status", "reason", "fix"}
 

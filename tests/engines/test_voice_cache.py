@@ -68,3 +68,40 @@ def test_engines_without_costly_conditioning_pass_through(make_settings, ref_wav
     cache = tmp_path / "conditioning-f5tts.pt"
     voice = prepare_voice_cached(f5, ref_wav, cache, ref_text="the reference.", language="en")
     assert voice.engine == "f5tts" and not cache.exists()
+
+
+@pytest.fixture
+def full_volume(tmp_path):
+    """A 1 MB tmpfs filled to the last byte: every write there fails with ENOSPC (root only)."""
+    import errno
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+    mountpoint = tmp_path / "full"
+    mountpoint.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mountpoint)], check=True)
+    try:
+        with open(mountpoint / ".filler", "wb") as out:
+            try:
+                out.write(b"\0" * 2**20)
+                out.flush()
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", "--lazy", str(mountpoint)], check=False)
+
+
+def test_cache_write_failure_only_skips_the_cache(xtts, ref_wav, full_volume, caplog):
+    """A full disk while saving the conditioning: the job goes on with what was computed, a
+    warning is logged, and no temp file or partial cache is left."""
+    engine = CountingEngine(xtts)
+    cache = full_volume / "conditioning-xtts.pt"
+    with caplog.at_level("WARNING", logger="engines.voice_cache"):
+        voice = prepare_voice_cached(engine, ref_wav, cache, language="en")
+    assert engine.calls == 1 and voice.engine == "xtts"
+    assert sorted(p.name for p in full_volume.iterdir()) == [".filler"]
+    assert any("not written" in r.getMessage() for r in caplog.records), caplog.text
+    assert xtts.synthesize("still speaks", voice, language="en", profile="xtts_fast").duration_s > 0

@@ -21,11 +21,12 @@ def vram_stats(low_vram: bool = True, models: list[dict] | None = None, device: 
 
 class FakeApi:
     def __init__(self, stats: dict[str, Any] | None = None, age_seconds: float = 0.5, health_status: int = 200,
-                 api_key: str | None = None):
+                 api_key: str | None = None, voices: list[dict] | None = None):
         self.stats = stats if stats is not None else vram_stats()
         self.age_seconds = age_seconds
         self.health_status = health_status
         self.api_key = api_key  # set: /admin/vram needs `Authorization: Bearer <api_key>` (else 401)
+        self.voices = voices or []  # GET /voices (an admin key's view: each with its owner)
         self.requests: list[str] = []
         self.authorization: list[str | None] = []  # the Authorization header of each request
         api = self
@@ -39,6 +40,8 @@ class FakeApi:
                     self._send(401, {"detail": "invalid API key"})
                 elif self.path == "/health":
                     self._send(api.health_status, {"status": "ok" if api.health_status == 200 else "error"})
+                elif self.path == "/voices":
+                    self._send(200, {"voices": api.voices})
                 elif self.path == "/admin/vram":
                     self._send(200, {"vram": api.stats, "timestamp": time.time() - api.age_seconds,
                                      "age_seconds": api.age_seconds})

@@ -235,9 +235,11 @@ def test_rate_limit_429_with_retry_after(make_stack):
     s = make_stack(start_worker=False, RATE_LIMIT_PER_MINUTE="6", RATE_LIMIT_BURST="3")
     with s.client("client") as c, s.client("admin") as other:
         wait_for(lambda: c.get("/health").status_code == 200, 60, "the API")
-        job = {"text": "ola", "language": "pt", "voice_id": ZERO}
-        codes = [c.post("/jobs", json=job).status_code for _ in range(3)]
-        assert codes == [404, 404, 404]  # burst of 3 (invalid requests still cost a token)
+        voice = clone(c, data=wav_bytes(2.0, 8000))
+        assert voice.status_code == 202, voice.text  # the first token of the burst of 3
+        job = {"text": "ola", "language": "pt", "voice_id": voice.json()["voice_id"]}
+        codes = [c.post("/jobs", json=job).status_code for _ in range(2)]
+        assert codes == [202, 202]  # only accepted work costs a token (tests/service/test_input.py)
         r = c.post("/jobs", json=job)
         assert r.status_code == 429, r.text
         assert 1 <= int(r.headers["retry-after"]) <= 10  # 6/min: a token every 10 s
@@ -245,7 +247,7 @@ def test_rate_limit_429_with_retry_after(make_stack):
         r = clone(c, data=wav_bytes(2.0, 8000))
         assert r.status_code == 429  # clone shares the key's bucket
         # the bucket is per key: another key is not limited; reads are not limited
-        assert other.post("/jobs", json=job).status_code == 404
+        assert other.post("/jobs", json=job).status_code == 202
         assert c.get("/voices").status_code == 200
 
 
@@ -271,6 +273,12 @@ def test_token_bucket_refills():
         time.sleep(0.35)
         assert sum(limiter.hit("k").allowed for _ in range(10)) in (3, 4)
         assert limiter.hit("other").allowed
+        # a refund gives back a taken token, never more than the burst
+        assert limiter.refund("other").remaining == 20
+        assert limiter.refund("fresh").remaining == 20
+        assert sum(limiter.hit("fresh").allowed for _ in range(25)) == 20
+        limiter.refund("fresh")
+        assert limiter.hit("fresh").allowed and not limiter.hit("fresh").allowed
     finally:
         stop_pid(server)
 

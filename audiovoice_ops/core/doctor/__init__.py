@@ -31,6 +31,7 @@ from audiovoice_ops.core.doctor.observability import (
     check_vram_baseline,
     check_vram_endpoint,
 )
+from audiovoice_ops.core.doctor.ownership import check_unowned_voices
 from audiovoice_ops.core.doctor.report import (
     FAIL,
     PASS,
@@ -59,6 +60,7 @@ def run_doctor(src: Sources, max_age_s: float = DEFAULT_MAX_AGE_S) -> DoctorRepo
         report.checks.append(check(src))
     report.checks.append(check_vram_endpoint(src, max_age_s))
     report.checks.append(check_vram_baseline(src))
-    for check in (check_api_auth, check_env_file_mode, check_public_bind, check_root_containers):
+    for check in (check_api_auth, check_env_file_mode, check_public_bind, check_root_containers,
+                  check_unowned_voices):
         report.checks.append(check(src))
     return report

@@ -19,6 +19,7 @@ DEFAULT_MAX_AGE_S = 30.0
 BASELINE_SLACK_MB = 256.0  # allocated VRAM tolerated in LOW_VRAM with no model on the GPU
 API_NAMES = ("api", "audio-voice-api")
 UNAUTH_PROBE = "/admin/vram"
+VOICES_PATH = "/voices"  # every voice with its owner, to an admin key
 KEY_VARIABLES = ("API_KEYS", "ADMIN_API_KEYS")
 
 
@@ -34,6 +35,7 @@ class Sources:
     health: ApiResult | None = None
     vram: ApiResult | None = None
     unauthenticated: ApiResult | None = None  # GET /admin/vram sent without a key
+    voices: ApiResult | None = None  # GET /voices with the admin key (owners)
 
     @property
     def stats(self) -> dict | None:
@@ -55,6 +57,7 @@ def gather(stack: Stack, settings, worker: str | None, api: ApiClient | None, gp
     if api is not None and src.api_expected:
         src.health, src.vram = api.health(), api.vram()
         src.unauthenticated = api.get(UNAUTH_PROBE, authenticated=False)
+        src.voices = api.get(VOICES_PATH)
     return src
 
 
