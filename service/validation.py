@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from typing import Optional
 
 from engines import ENGINE_NAMES
+from engines.errors import SynthesisError
 from engines.profiles import DEFAULT_PROFILE, PROFILES, profile_names
+from engines.segmenter import check_text as speakable_text
 from service.auth import Principal
 from service.errors import Rejected
 from service.schemas import JobCreate, RequestMode, VoiceStatus
@@ -86,9 +88,10 @@ def check_speech(field: str, value: str, max_chars: int, setting: str = "") -> s
 
 def check_text(text: str, settings: ServiceSettings) -> str:
     text = check_speech("text", text, settings.max_text_chars, "MAX_TEXT_CHARS")
-    if not text:
-        raise RequestRejected("text: nothing to synthesize (empty text)")
-    return text
+    try:  # the engines' own rule (empty, nothing to speak), refused before a job exists
+        return speakable_text(text)
+    except SynthesisError as exc:
+        raise RequestRejected(str(exc)) from None
 
 
 def check_ref_text(ref_text: Optional[str]) -> Optional[str]:

@@ -61,6 +61,16 @@ def assert_no_traceback(stack):
     assert "Traceback" not in log, log[-3000:]
 
 
+@pytest.mark.parametrize("text", ["🙂🙂🙂", "?!...", "…"])
+def test_text_with_nothing_to_speak_is_422_and_queues_nothing(stack, api, voice_id, text):
+    before = job_keys(stack)
+    r = api.post("/jobs", json={"text": text, "language": "pt", "voice_id": voice_id,
+                                "engine": "xtts"})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"].startswith("text: nothing to speak"), r.text
+    assert job_keys(stack) == before
+
+
 # --------------------------------------------------------------------------- JSON numbers
 NOT_JSON_NUMBERS = {"NaN": "NaN", "Infinity": "Infinity", "-Infinity": "-Infinity",
                     "1e999": "out of range", "-1e999": "out of range",
@@ -378,6 +388,9 @@ def test_rule_speech(rules_settings):
         "text: 11 characters; at most 10 allowed (MAX_TEXT_CHARS)")
     assert rejected(v.check_text, " \n\t ", rules_settings) == "text: nothing to synthesize (empty text)"
     assert rejected(v.check_text, None, rules_settings) == "text: nothing to synthesize (empty text)"
+    for nothing in ("🙂🙂🙂", "?!...", "— ; —"):  # the engines' rule, applied at the API
+        assert rejected(v.check_text, nothing, rules_settings).startswith("text: nothing to speak")
+    assert v.check_text("🙂 ok!", rules_settings) == "🙂 ok!"
     assert v.check_ref_text(" a\nb ") == "a\nb"
     assert v.check_ref_text("  ") is None and v.check_ref_text(None) is None
     assert v.check_ref_text("x" * 1000) == "x" * 1000
