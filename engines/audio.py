@@ -94,3 +94,35 @@ def to_wav_bytes(waveform: np.ndarray, sample_rate: int, subtype: str = "PCM_16"
     buf = io.BytesIO()
     sf.write(buf, np.asarray(waveform, dtype=np.float32), sample_rate, format="WAV", subtype=subtype)
     return buf.getvalue()
+
+
+# Joining segments: each segment gets a short raised-cosine fade in and out (a model rarely
+# starts or stops at a zero crossing, and a step there is a click), then a short pause between
+# segments. A pause rather than a crossfade: segments end at sentence or clause breaks where a
+# pause is natural, and a crossfade would overlap the last and first phonemes.
+JOIN_FADE_S = 0.01
+JOIN_PAUSE_S = 0.1
+
+
+def join_segments(waves: list[np.ndarray], sample_rate: int) -> np.ndarray:
+    """One waveform from per-segment waveforms: faded edges, JOIN_PAUSE_S of silence between."""
+    if len(waves) == 1:
+        return np.asarray(waves[0], dtype=np.float32)
+    pause = np.zeros(int(JOIN_PAUSE_S * sample_rate), dtype=np.float32)
+    pieces: list[np.ndarray] = []
+    for index, wave in enumerate(waves):
+        if index:
+            pieces.append(pause)
+        pieces.append(_fade_edges(np.asarray(wave, dtype=np.float32), int(JOIN_FADE_S * sample_rate)))
+    return np.concatenate(pieces)
+
+
+def _fade_edges(wave: np.ndarray, fade_len: int) -> np.ndarray:
+    fade_len = min(fade_len, len(wave) // 2)
+    if fade_len == 0:
+        return wave
+    ramp = (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, fade_len))).astype(np.float32)
+    wave = wave.copy()
+    wave[:fade_len] *= ramp
+    wave[-fade_len:] *= ramp[::-1]
+    return wave

@@ -102,13 +102,6 @@ class ManagedEngine:
         raise NotImplementedError
 
 
-def check_text(text: str) -> str:
-    text = (text or "").strip()
-    if not text:
-        raise SynthesisError("text: nothing to synthesize (empty text)")
-    return text
-
-
 def finish_waveform(wave: Any) -> np.ndarray:
     """1-D float32, finite, clipped to [-1, 1]; raise if the model produced nothing usable."""
     wave = np.asarray(wave, dtype=np.float32).reshape(-1)

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-
-from engines.audio import load_reference
-from engines.base import ManagedEngine, SynthesisResult, VoiceConditioning, check_text, finish_waveform
+from engines.audio import join_segments, load_reference
+from engines.base import ManagedEngine, SynthesisResult, VoiceConditioning, finish_waveform
 from engines.errors import EngineConfigError, ReferenceAudioError
 from engines.profiles import get_profile
+from engines.quiet import library_output
+from engines.segmenter import check_text, split_text
 from engines.settings import EngineSettings
 
 logger = logging.getLogger(__name__)
@@ -26,6 +28,48 @@ MAX_REFERENCE_S = 12.0  # f5_tts clips longer references to ~12 s; longer only c
 HUB_CKPT = "hf://SWivid/F5-TTS/F5TTS_v1_Base/model_1250000.safetensors"
 DEFAULT_CONFIG = "F5TTS_v1_Base.yaml"
 SMALL_GPU_GB = 6.0
+# f5_tts.infer_process sizes a pass to ~22 s of reference + generated audio (quality, not a cap).
+PASS_SECONDS = 22.0
+# The DiT text embedding's positional table (``precompute_max_pos``); used when the loaded
+# backbone does not say. Reference + generated frames past it fail with a tensor size error.
+DEFAULT_MAX_FRAMES = 8192
+# f5_tts.infer_batch_process's own rule: under 10 bytes of text it generates at speed 0.3.
+SHORT_TEXT_BYTES, SHORT_TEXT_SPEED = 10, 0.3
+
+
+@dataclass(frozen=True)
+class F5Window:
+    """How much text one F5 pass takes, by infer_batch_process's duration rule:
+    frames = ref_frames + ref_frames / ref_text_bytes * text_bytes / speed."""
+
+    ref_frames: int  # reference audio, in mel frames (hop_length samples)
+    ref_text: str  # as infer_batch_process sees it (it appends a space after a 1-byte char)
+    ref_seconds: float
+    speed: float
+    max_frames: int
+
+    @property
+    def max_bytes(self) -> int:
+        """The ~22 s quality size f5_tts's own chunking uses (at least 20 bytes, as before)."""
+        per_second = len(self.ref_text.encode("utf-8")) / self.ref_seconds
+        return max(int(per_second * (PASS_SECONDS - self.ref_seconds) * self.speed), 20)
+
+    def frames(self, segment: str) -> int:
+        text_bytes = len(segment.encode("utf-8"))
+        speed = SHORT_TEXT_SPEED if text_bytes < SHORT_TEXT_BYTES else self.speed
+        ref_bytes = len(self.ref_text.encode("utf-8"))
+        audio = self.ref_frames + int(self.ref_frames / ref_bytes * text_bytes / speed)
+        # CFM.sample makes the duration at least the text token count + 1; pinyin conversion
+        # yields at most two tokens (a space and a syllable) per character.
+        return max(audio, 2 * (len(self.ref_text) + len(segment)) + 1)
+
+    def fits(self, segment: str) -> bool:
+        return (len(segment.encode("utf-8")) <= self.max_bytes
+                and self.frames(segment) <= self.max_frames)
+
+    def describe(self) -> str:
+        return (f"F5-TTS's window ({self.max_frames} mel frames with a {self.ref_seconds:.1f} s "
+                f"reference)")
 
 
 class F5TtsEngine(ManagedEngine):
@@ -74,26 +118,40 @@ class F5TtsEngine(ManagedEngine):
 
     # ------------------------------------------------------------------ internals
     def _infer(self, model, device: str, text: str, voice: VoiceConditioning, prof):
+        """One f5_tts pass per segment (ours, not f5_tts's chunk_text, which only splits at
+        punctuation and can overflow the frame cap), joined by engines.audio.join_segments."""
         import torch
 
         from engines._torchaudio import import_torchaudio
 
         import_torchaudio()
-        from f5_tts.infer.utils_infer import chunk_text, infer_batch_process
+        from f5_tts.infer.utils_infer import hop_length, infer_batch_process
 
         if device == "cpu" and next(model.parameters()).dtype == torch.float16:
             model.float()  # after an OOM fallback: fp16 kernels are slow or missing on CPU
         audio = torch.from_numpy(voice.data["samples"])[None]
-        ref_s = audio.shape[-1] / SAMPLE_RATE
-        # Same chunk size rule as f5_tts.infer_process: keep each batch under ~22 s of audio.
-        max_chars = int(len(voice.ref_text.encode("utf-8")) / ref_s * (22 - ref_s) * prof.speed)
-        batches = chunk_text(text, max_chars=max(max_chars, 20))
-        wave, _, _ = next(infer_batch_process(
-            (audio, SAMPLE_RATE), voice.ref_text, batches, model["cfm"], model["vocoder"],
-            mel_spec_type="vocos", nfe_step=prof.nfe_step, cfg_strength=prof.cfg_strength,
-            sway_sampling_coef=prof.sway_sampling_coef, speed=prof.speed, device=device,
-            progress=None))
-        return wave, device
+        window = self._window(model, audio.shape[-1], hop_length, voice.ref_text, prof.speed)
+        segments = split_text(text, window.fits, window.describe())
+        logger.debug("F5TtsEngine: %d characters in %d segments", len(text), len(segments))
+        waves = []
+        for segment in segments:
+            with library_output(logger):
+                wave, _, _ = next(infer_batch_process(
+                    (audio, SAMPLE_RATE), voice.ref_text, [segment.text], model["cfm"],
+                    model["vocoder"], mel_spec_type="vocos", nfe_step=prof.nfe_step,
+                    cfg_strength=prof.cfg_strength, sway_sampling_coef=prof.sway_sampling_coef,
+                    speed=prof.speed, device=device, progress=None))
+            waves.append(wave)
+        return join_segments(waves, SAMPLE_RATE), device
+
+    @staticmethod
+    def _window(model, ref_samples: int, hop_length: int, ref_text: str, speed: float) -> F5Window:
+        text_embed = getattr(model["cfm"].transformer, "text_embed", None)
+        max_frames = getattr(text_embed, "precompute_max_pos", DEFAULT_MAX_FRAMES)
+        if len(ref_text[-1].encode("utf-8")) == 1:
+            ref_text += " "  # what infer_batch_process does before measuring it
+        return F5Window(ref_samples // hop_length, ref_text, ref_samples / SAMPLE_RATE, speed,
+                        max_frames)
 
     def _load(self, device: str):
         """Build CFM + Vocos through f5_tts's own loaders; one module so it moves as one."""
@@ -104,16 +162,17 @@ class F5TtsEngine(ManagedEngine):
         from engines._torchaudio import import_torchaudio
 
         import_torchaudio()
-        from f5_tts.infer.utils_infer import load_model, load_vocoder
-
         ckpt, vocab, config, vocos_dir = self._paths
         cfg = OmegaConf.load(config)
-        model_cls = get_class(f"f5_tts.model.{cfg.model.backbone}")
-        cfm = load_model(model_cls, OmegaConf.to_container(cfg.model.arch, resolve=True), ckpt,
-                         mel_spec_type=cfg.model.mel_spec.mel_spec_type, vocab_file=vocab,
-                         device=device)
-        vocoder = load_vocoder("vocos", is_local=vocos_dir is not None,
-                               local_path=str(vocos_dir or ""), device=device)
+        with library_output(logger):  # f5_tts prints ~48 lines per load
+            from f5_tts.infer.utils_infer import load_model, load_vocoder
+
+            model_cls = get_class(f"f5_tts.model.{cfg.model.backbone}")
+            cfm = load_model(model_cls, OmegaConf.to_container(cfg.model.arch, resolve=True), ckpt,
+                             mel_spec_type=cfg.model.mel_spec.mel_spec_type, vocab_file=vocab,
+                             device=device)
+            vocoder = load_vocoder("vocos", is_local=vocos_dir is not None,
+                                   local_path=str(vocos_dir or ""), device=device)
         return torch.nn.ModuleDict({"cfm": cfm.eval(), "vocoder": vocoder})
 
     def _resolve_paths(self) -> tuple[str, str, str, Optional[Path]]:

@@ -32,7 +32,9 @@ TINY_DIT_ARCH = dict(
 )
 # Space must be index 0 (f5_tts maps unknown characters to it).
 TINY_VOCAB = [" "] + list("abcdefghijklmnopqrstuvwxyz0123456789.,!?'-")
-XTTS_LANGUAGES = ["en", "pt", "es", "fr", "de", "it"]
+# The languages of the released XTTS v2 config.json (and of the service's default list).
+XTTS_LANGUAGES = ["en", "es", "fr", "de", "it", "pt", "pl", "tr", "ru", "nl", "cs", "ar", "zh-cn", "ja",
+                  "hu", "ko", "hi"]
 
 
 def write_test_wav(path: Path, seconds: float = 2.0, sample_rate: int = 22050,

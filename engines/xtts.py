@@ -13,10 +13,12 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from engines.audio import load_reference
-from engines.base import ManagedEngine, SynthesisResult, VoiceConditioning, check_text, finish_waveform
+from engines.audio import join_segments, load_reference
+from engines.base import ManagedEngine, SynthesisResult, VoiceConditioning, finish_waveform
 from engines.errors import EngineConfigError, SynthesisError
 from engines.profiles import get_profile
+from engines.quiet import library_output
+from engines.segmenter import Fits, check_text, split_text
 from engines.settings import EngineSettings
 
 logger = logging.getLogger(__name__)
@@ -25,6 +27,7 @@ REFERENCE_SR = 22050  # XTTS conditioning encoders run at 22.05 kHz
 MAX_REFERENCE_S = 30.0  # Xtts.get_conditioning_latents' default max_ref_length
 GPT_COND_LEN_S = 6  # seconds per conditioning chunk (coqui default)
 REQUIRED_FILES = ("config.json", "model.pth", "vocab.json")
+DEFAULT_CHAR_LIMIT = 250  # VoiceBpeTokenizer.check_input_length's default for unlisted languages
 
 
 class XttsEngine(ManagedEngine):
@@ -69,13 +72,22 @@ class XttsEngine(ManagedEngine):
 
         def job(model, device: str):
             timings["load_s"] = time.perf_counter() - start
-            split = len(text) > model.tokenizer.char_limits.get(lang, 250)
-            out = model.inference(
-                text, lang, voice.data["gpt_cond_latent"], voice.data["speaker_embedding"],
-                temperature=prof.temperature, top_p=prof.top_p, top_k=prof.top_k,
-                repetition_penalty=prof.repetition_penalty, length_penalty=prof.length_penalty,
-                speed=prof.speed, enable_text_splitting=split)
-            return out["wav"], device, model.args.output_sample_rate
+            fits, limit = xtts_window(model, lang)
+            segments = split_text(text, fits, limit)
+            logger.debug("XttsEngine: %d characters in %d segments", len(text), len(segments))
+            waves = []
+            for segment in segments:  # ours, so coqui's spacy-based splitting stays off
+                with library_output(logger):
+                    out = model.inference(
+                        segment.text, lang, voice.data["gpt_cond_latent"],
+                        voice.data["speaker_embedding"], temperature=prof.temperature,
+                        top_p=prof.top_p, top_k=prof.top_k,
+                        repetition_penalty=prof.repetition_penalty,
+                        length_penalty=prof.length_penalty, speed=prof.speed,
+                        enable_text_splitting=False)
+                waves.append(out["wav"])
+            sample_rate = model.args.output_sample_rate
+            return join_segments(waves, sample_rate), device, sample_rate
 
         wave, device, sr = self.vram.run(self.name, self._load, job, self.device, self._size_mb())
         timings["total_s"] = time.perf_counter() - start
@@ -98,7 +110,8 @@ class XttsEngine(ManagedEngine):
         config.load_json(str(self.model_dir / "config.json"))
         model = Xtts(config)
         # Loads onto CPU (map_location=cpu), then one move to the target device.
-        model.load_checkpoint(config, checkpoint_dir=str(self.model_dir), eval=True)
+        with library_output(logger):
+            model.load_checkpoint(config, checkpoint_dir=str(self.model_dir), eval=True)
         return model.to(device)
 
     @staticmethod
@@ -125,3 +138,31 @@ class XttsEngine(ManagedEngine):
 
     def _size_mb(self) -> float:
         return (self.model_dir / "model.pth").stat().st_size / 2**20
+
+
+def xtts_window(model, language: str) -> tuple[Fits, str]:
+    """XTTS's window for ``language``: the tokenizer's per-language character limit and the
+    GPT's text-token cap (``Xtts.inference`` asserts tokens < gpt_max_text_tokens), measured
+    with the model's own tokenizer on the text as inference sees it (stripped, lower-cased).
+    Number and abbreviation expansion can make a short text long in tokens; hence both."""
+    tokenizer, base = model.tokenizer, language.split("-")[0]
+    char_limit = tokenizer.char_limits.get(base, DEFAULT_CHAR_LIMIT)
+    max_tokens = model.args.gpt_max_text_tokens
+
+    def fits(segment: str) -> bool:
+        sent = segment.strip().lower()
+        # Characters first: cheap, and encode() logs a warning for text over the limit.
+        return len(sent) <= char_limit and len(_encode(tokenizer, sent, base)) < max_tokens
+
+    return fits, f"XTTS's window for {language!r} ({char_limit} characters, {max_tokens - 1} tokens)"
+
+
+def _encode(tokenizer, text: str, language: str) -> list[int]:
+    try:
+        return tokenizer.encode(text, lang=language)
+    except ImportError as exc:  # ja needs cutlet/fugashi, zh pypinyin: coqui-tts extras
+        raise SynthesisError(f"language: {language!r} needs the Python package "
+                             f"{exc.name or exc} for XTTS, which is not installed") from None
+    except NotImplementedError:  # num2words cannot expand digits in this language (e.g. hi)
+        raise SynthesisError(f"text: XTTS cannot read the digits in this {language!r} text "
+                             "(no number expansion for it); write the numbers as words") from None
