@@ -1,5 +1,6 @@
 """The one Docker SDK client avops uses, and the translation of connection failures into
-``DockerUnavailable`` errors with a fix.
+``DockerUnavailable`` errors with a fix. A DOCKER_HOST that cannot be parsed is one of them (exit 4),
+and ssh:// goes through the system ssh client (``core/sshtunnel.py``).
 
 The API version is negotiated (``version="auto"``): Debian's dockerd 20.10 speaks API 1.41 and a
 pinned newer version fails.
@@ -8,8 +9,9 @@ pinned newer version fails.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from audiovoice_ops.core.errors import DockerUnavailable
+from audiovoice_ops.core.errors import DockerUnavailable, InvalidDockerHost
 
 if TYPE_CHECKING:
     import docker
@@ -22,19 +24,51 @@ def connect(docker_host: str | None, timeout: float = 60) -> docker.DockerClient
     import docker
     from docker.errors import DockerException
 
-    base_url = docker_host or DEFAULT_HOST
+    base_url = check_docker_host(docker_host or DEFAULT_HOST)
+    tunnel = None
     try:
-        client = docker.DockerClient(
-            base_url=base_url,
-            version="auto",
-            timeout=int(timeout),
-            # ssh:// through the system ssh binary: honours ~/.ssh/config and agents, no paramiko.
-            use_ssh_client=base_url.startswith("ssh://"),
-        )
+        if base_url.startswith("ssh://"):
+            from audiovoice_ops.core.sshtunnel import SshTunnel
+
+            tunnel = SshTunnel(base_url)
+        client = docker.DockerClient(base_url=tunnel.base_url if tunnel else base_url,
+                                     version="auto", timeout=int(timeout))
         client.ping()
     except DockerException as exc:
+        if tunnel is not None:
+            tunnel.close()
+            if tunnel.last_error:
+                raise DockerUnavailable(f"cannot reach the Docker daemon at {base_url} over ssh: {tunnel.last_error}",
+                                        hint=SSH_HINT) from None
         raise unavailable(base_url, exc) from None
+    client.avops_tunnel = tunnel  # keeps the bridge alive as long as the client
     return client
+
+
+SSH_HINT = ("check that `ssh [-p PORT] user@host docker version` works without a prompt "
+            "(keys in ~/.ssh/config or an agent, host key in known_hosts)")
+HOST_HINT = "DOCKER_HOST is unix:///path/docker.sock, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT]"
+
+
+def check_docker_host(url: str) -> str:
+    """``url`` if the Docker SDK can parse it, else ``InvalidDockerHost`` naming it (exit 4).
+
+    Checked before any connection: the SDK raises bare ``ValueError``s for a port out of range or a
+    broken IPv6 literal, and only when a request is made."""
+    from docker.errors import DockerException
+    from docker.utils import parse_host
+
+    try:
+        parse_host(url, is_win32=False, tls=False)
+        # parse_host accepts a missing host ("ssh://") and takes no port check for ssh:// from urlsplit.
+        parts = urlsplit(url)
+        _ = parts.port
+        if parts.scheme == "ssh" and not parts.hostname:
+            raise ValueError("no host")
+    except (DockerException, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidDockerHost(f"invalid DOCKER_HOST {url!r}: {reason}", hint=HOST_HINT) from None
+    return url
 
 
 def unavailable(base_url: str, exc: BaseException) -> DockerUnavailable:

@@ -7,6 +7,7 @@ we interpolate unquoted and double-quoted values like Compose does (single quote
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from dotenv.parser import parse_stream
 
 from audiovoice_ops.core.errors import ConfigError, EnvFileError
 from audiovoice_ops.core.interpolation import InterpolationError, interpolate_string
+from audiovoice_ops.core.limits import MAX_ENV_FILE_BYTES, read_limited
 
 TRUE_SPELLINGS = ("true", "1", "yes", "on")
 FALSE_SPELLINGS = ("false", "0", "no", "off")
@@ -24,11 +26,16 @@ def read_env_file(path: Path, environ: Mapping[str, str] | None = None) -> dict[
     ``${VAR}`` references to variables the file itself does not define."""
     environ = environ or {}
     try:
-        text = path.read_text(encoding="utf-8")
+        data = read_limited(path, MAX_ENV_FILE_BYTES, "env file", EnvFileError)
     except FileNotFoundError:
         raise EnvFileError(f"env file not found: {path}", hint="cp .env.example .env") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EnvFileError(f"cannot read env file {path}: {exc}") from None
+    except OSError as exc:
+        raise EnvFileError(f"cannot read env file {path}: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EnvFileError(f"{path}: not UTF-8 text (invalid byte at offset {exc.start})",
+                           hint="save the env file as UTF-8") from None
     return parse_env_text(text, source=str(path), environ=environ)
 
 
@@ -36,6 +43,9 @@ def parse_env_text(text: str, source: str, environ: Mapping[str, str]) -> dict[s
     import io
 
     values: dict[str, str] = {}
+    # Earlier lines of the file win over the shell for ${VAR} inside the file. A view, not a copy:
+    # copying the environment for every line made a 10 MB file take minutes (quadratic).
+    lookup = ChainMap(values, environ)
     for binding in parse_stream(io.StringIO(text)):
         if binding.error:
             raw = binding.original.string
@@ -52,15 +62,14 @@ def parse_env_text(text: str, source: str, environ: Mapping[str, str]) -> dict[s
             if binding.key in environ:
                 values[binding.key] = environ[binding.key]
             continue
-        values[binding.key] = _expand(binding, values, environ, source)
+        values[binding.key] = _expand(binding, lookup, source)
     return values
 
 
-def _expand(binding, defined: dict[str, str], environ: Mapping[str, str], source: str) -> str:
+def _expand(binding, lookup: Mapping[str, str], source: str) -> str:
     raw_value = binding.original.string.split("=", 1)[1].lstrip()
     if raw_value.startswith("'"):
         return binding.value  # single-quoted: literal
-    lookup = {**environ, **defined}
     try:
         return interpolate_string(binding.value, lookup)
     except InterpolationError as exc:

@@ -56,6 +56,10 @@ class DockerUnavailable(AvopsError):
     exit_code = ExitCode.DOCKER_UNAVAILABLE
 
 
+class InvalidDockerHost(DockerUnavailable):
+    """DOCKER_HOST cannot be parsed: no engine can be reached, whatever the command degrades to."""
+
+
 class OperationFailed(AvopsError):
     exit_code = ExitCode.OPERATION_FAILED
 

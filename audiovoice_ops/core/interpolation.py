@@ -10,6 +10,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from audiovoice_ops.core.limits import MAX_INTERPOLATION_DEPTH
+
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BRACED = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>.*))?", re.DOTALL)
 
@@ -18,8 +20,13 @@ class InterpolationError(ValueError):
     pass
 
 
-def interpolate_string(text: str, environ: Mapping[str, str]) -> str:
-    """A scanner rather than one regex, because defaults may nest: ``${A:-${B}}``."""
+def interpolate_string(text: str, environ: Mapping[str, str], depth: int = 0) -> str:
+    """A scanner rather than one regex, because defaults may nest: ``${A:-${B}}``.
+
+    Nesting is bounded: each level rescans its argument, so unbounded nesting costs quadratic time
+    and a deep Python stack."""
+    if depth > MAX_INTERPOLATION_DEPTH:
+        raise InterpolationError(f"variables nested deeper than {MAX_INTERPOLATION_DEPTH} levels")
     out: list[str] = []
     i = 0
     while (dollar := text.find("$", i)) != -1:
@@ -33,7 +40,7 @@ def interpolate_string(text: str, environ: Mapping[str, str]) -> str:
             match = _BRACED.fullmatch(text[dollar + 2:close]) if close != -1 else None
             if match is None:
                 raise InterpolationError(f"invalid interpolation format in {text!r}")
-            out.append(_apply_operator(match["name"], match["op"], match["arg"] or "", environ))
+            out.append(_apply_operator(match["name"], match["op"], match["arg"] or "", environ, depth))
             i = close + 1
         elif name := _NAME.match(text, dollar + 1):
             out.append(environ.get(name.group(), ""))
@@ -56,19 +63,19 @@ def _matching_brace(text: str, open_at: int) -> int:
     return -1
 
 
-def _apply_operator(name: str, op: str | None, arg: str, environ: Mapping[str, str]) -> str:
+def _apply_operator(name: str, op: str | None, arg: str, environ: Mapping[str, str], depth: int) -> str:
     value = environ.get(name)
     # With a colon, an empty value counts as unset (POSIX shell semantics, as in Compose).
     unset = value is None or (op is not None and op.startswith(":") and value == "")
     kind = op[-1] if op else None
     if kind == "-":
-        return interpolate_string(arg, environ) if unset else value
+        return interpolate_string(arg, environ, depth + 1) if unset else value
     if kind == "?":
         if unset:
             raise InterpolationError(f"required variable {name} is missing a value: {arg or 'not set'}")
         return value
     if kind == "+":
-        return "" if unset else interpolate_string(arg, environ)
+        return "" if unset else interpolate_string(arg, environ, depth + 1)
     return value or ""
 
 

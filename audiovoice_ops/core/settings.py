@@ -20,7 +20,10 @@ GpuMode = Literal["auto", "on", "off"]
 
 
 class AvopsSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AVOPS_", extra="ignore", populate_by_name=True)
+    # An empty variable (AVOPS_NVML_SNAPSHOT=) means "not set", as for DOCKER_HOST in the docker CLI;
+    # otherwise an empty path reads as "." and an empty name as invalid.
+    model_config = SettingsConfigDict(env_prefix="AVOPS_", extra="ignore", populate_by_name=True,
+                                      env_ignore_empty=True)
 
     compose_file: Path = Field(Path("docker/compose.yml"), description="Compose file of the stack")
     env_file: Path = Field(Path(".env"), description="The stack's .env file")
@@ -45,12 +48,18 @@ def load_settings(**overrides: object) -> AvopsSettings:
     """Settings from the environment, with command-line overrides that are not None."""
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return AvopsSettings(**given)
+        settings = AvopsSettings(**given)
     except ValidationError as exc:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else "?"
         name = field if field.isupper() else f"AVOPS_{field.upper()}"
         raise ConfigError(f"invalid setting {name}={error.get('input')!r}: {error['msg']}") from None
+    if settings.docker_host:
+        # Every command fails the same way (exit 4), including those that work without an engine.
+        from audiovoice_ops.core.dockerclient import check_docker_host
+
+        check_docker_host(settings.docker_host)
+    return settings
 
 
 def process_environment() -> dict[str, str]:

@@ -19,7 +19,7 @@ def load(tmp_path: Path, text: str, env: str | None = None, environ=None, **kw):
 
 
 FULL = """
-name: My_Stack
+name: my_stack
 x-common: &common
   restart: unless-stopped
 services:
@@ -95,7 +95,7 @@ def test_full_file(tmp_path):
 def test_project_name_sources(tmp_path):
     assert load(tmp_path, "services: {a: {image: x}}").project == tmp_path.name.lower()
     assert load(tmp_path, "name: fromfile\nservices: {a: {image: x}}").project == "fromfile"
-    assert load(tmp_path, "name: fromfile\nservices: {a: {image: x}}", project_name="Opt").project == "opt"
+    assert load(tmp_path, "name: fromfile\nservices: {a: {image: x}}", project_name="opt").project == "opt"
 
 
 def test_shell_overrides_env_file(tmp_path):

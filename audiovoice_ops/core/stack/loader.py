@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from audiovoice_ops.core.envfile import read_env_file
-from audiovoice_ops.core.errors import ComposeFileError
+from audiovoice_ops.core.errors import ComposeFileError, ConfigError
 from audiovoice_ops.core.interpolation import InterpolationError, interpolate_tree
 from audiovoice_ops.core.stack.model import ComposeFile, Service
+from audiovoice_ops.core.stack.yamlfile import read_compose_yaml
 
 
 @dataclass
@@ -107,27 +107,12 @@ def load_stack(
         model = ComposeFile.model_validate(data)
     except ValidationError as exc:
         raise ComposeFileError(describe_validation_error(compose_file, exc)) from None
-    project = normalize_project_name(project_name or model.name or compose_file.parent.name)
+    project = project_name_for(project_name, model.name, compose_file.parent.name)
     return Stack(compose_file=compose_file, env_file=env_file, project=project, model=model, variables=variables)
 
 
 def _read_yaml(path: Path) -> dict:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ComposeFileError(
-            f"compose file not found: {path}",
-            hint="run avops from the repository root, or pass --file / set AVOPS_COMPOSE_FILE",
-        ) from None
-    except OSError as exc:
-        raise ComposeFileError(f"cannot read compose file {path}: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ComposeFileError(f"{path}{where}: invalid YAML: {problem}") from None
+    data = read_compose_yaml(path)
     if not isinstance(data, dict):
         raise ComposeFileError(f"{path}: expected a mapping with a `services:` key")
     return data
@@ -154,11 +139,32 @@ def _drop_extensions(data: dict) -> dict:
     return cleaned
 
 
+PROJECT_NAME_RULE = ("must consist only of lowercase alphanumeric characters, hyphens, and underscores "
+                     "as well as start with a lowercase letter or digit")
+_VALID_PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+def project_name_for(given: str | None, declared: str | None, directory: str) -> str:
+    """Compose's rule: a name given (-p, AVOPS_PROJECT_NAME) or declared (``name:``) must already be
+    valid; only the directory name, which the user did not choose as a project name, is normalised."""
+    for source, name in (("project name", given), ("compose file's name:", declared)):
+        if name:
+            return check_project_name(name, source)
+    return normalize_project_name(directory)
+
+
+def check_project_name(name: str, source: str = "project name") -> str:
+    if not _VALID_PROJECT_NAME.fullmatch(name):
+        raise ConfigError(f"invalid {source} {name!r}: {PROJECT_NAME_RULE}")
+    return name
+
+
 def normalize_project_name(name: str) -> str:
-    """Compose's rule: lowercase, only [a-z0-9_-], starting with a letter or digit."""
+    """Compose's normalisation of a directory name: lowercase, drop other characters, no leading - or _."""
     normalized = re.sub(r"[^a-z0-9_-]", "", name.lower()).lstrip("_-")
     if not normalized:
-        raise ComposeFileError(f"invalid project name {name!r}", hint="use letters, digits, '-' and '_'")
+        raise ConfigError(f"cannot derive a project name from the directory name {name!r}",
+                          hint=f"pass -p NAME; a project name {PROJECT_NAME_RULE}")
     return normalized
 
 
