@@ -199,11 +199,11 @@ def test_clone_while_redis_is_down_stores_no_voice(redis_server, tiny_models, tm
         redis.stop()
 
 
-def test_clone_whose_task_cannot_be_sent_keeps_neither_voice_nor_job(redis_server, tiny_models,
-                                                                     tmp_path):
+@pytest.fixture
+def queue_refused(redis_server, tiny_models, tmp_path):
     """The race: Redis takes the job record, then refuses the task. A real redis-server whose
     ACL lets the API write ``avops:*`` keys only, so sending to the Celery queue fails after the
-    voice and the job were stored: both must be gone again."""
+    job was recorded. Yields (stack with its API started, an admin Redis client)."""
     import redis as redis_lib
 
     (tmp_path / "redis").mkdir()
@@ -217,50 +217,44 @@ def test_clone_whose_task_cannot_be_sent_keeps_neither_voice_nor_job(redis_serve
         stack.start_api()
         with stack.client() as c:
             wait_for(lambda: c.get("/health").status_code == 200, 60, "the API")
-            r = clone(c)
-        assert r.status_code == 503, r.text
-        assert one_line(r.json()).startswith("job queue (Redis) unavailable"), r.text
-        assert "api-secret-pw" not in r.text
-        voices_dir = stack.data_dir / "voices"
-        assert [p.name for p in voices_dir.iterdir() if p.name != ".incoming"] == []
-        assert files_under(voices_dir) == []
-        assert [k for k in admin.keys("avops:job:*")] == [], "a job record without its task"
+        yield stack, admin
     finally:
         stack.stop()
         server.stop()
 
 
-def test_job_whose_task_cannot_be_sent_leaves_no_queued_job(redis_server, tiny_models, tmp_path):
+def assert_queue_refused(response, admin) -> None:
+    assert response.status_code == 503, response.text
+    assert one_line(response.json()).startswith("job queue (Redis) unavailable"), response.text
+    assert "api-secret-pw" not in response.text
+    assert [k for k in admin.keys("avops:job:*")] == [], "a job record without its task"
+
+
+def test_clone_whose_task_cannot_be_sent_keeps_neither_voice_nor_job(queue_refused):
+    stack, admin = queue_refused
+    with stack.client() as c:
+        r = clone(c)
+    assert_queue_refused(r, admin)
+    voices_dir = stack.data_dir / "voices"
+    assert [p.name for p in voices_dir.iterdir() if p.name != ".incoming"] == []
+    assert files_under(voices_dir) == []
+
+
+def test_job_whose_task_cannot_be_sent_leaves_no_queued_job(queue_refused):
     """The same race for POST /jobs: the record must not stay ``queued`` for a task that was
     never sent, and the answer is a one-line 503, not a 500."""
-    import redis as redis_lib
-
     from service.voices import VoiceStore
 
-    (tmp_path / "redis").mkdir()
-    server = RedisServer(tmp_path / "redis").start()
-    admin = redis_lib.Redis(port=server.port, decode_responses=True)
-    admin.acl_setuser("api", enabled=True, passwords=["+api-secret-pw"], keys=["avops:*"],
-                      commands=["+@all"], channels=["*"])
-    stack = _stack(server, 0, tiny_models, tmp_path, RATE_LIMIT_PER_MINUTE="0")
-    stack.redis_url = f"redis://api:api-secret-pw@127.0.0.1:{server.port}/0"
+    stack, admin = queue_refused
     # A ready voice on the volume (admin keys may use unowned voices): no worker is needed.
     voices = VoiceStore(stack.data_dir / "voices")
     meta = voices.create("v", "en", "hello", wav_bytes(), "wav", "0" * 8, {})
     voices.update(meta["voice_id"], status="ready")
-    try:
-        stack.start_api()
-        with stack.client() as c:
-            wait_for(lambda: c.get("/health").status_code == 200, 60, "the API")
-            r = c.post("/jobs", json={"mode": "dubbing_with_clone", "text": "hello there",
-                                      "language": "en", "voice_id": meta["voice_id"],
-                                      "engine": "xtts"})
-        assert r.status_code == 503, r.text
-        assert one_line(r.json()).startswith("job queue (Redis) unavailable"), r.text
-        assert [k for k in admin.keys("avops:job:*")] == [], "a job record without its task"
-    finally:
-        stack.stop()
-        server.stop()
+    with stack.client() as c:
+        r = c.post("/jobs", json={"mode": "dubbing_with_clone", "text": "hello there",
+                                  "language": "en", "voice_id": meta["voice_id"],
+                                  "engine": "xtts"})
+    assert_queue_refused(r, admin)
 
 
 # --------------------------------------------------------------------------- lost worker
