@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import uuid
 from pathlib import Path
 
@@ -16,6 +17,13 @@ import pytest
 from tests.support import dockerenv
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# A suite started in the background by a non-interactive shell (`cmd &`, nohup) inherits SIGINT
+# ignored, and so would every avops process the Ctrl-C tests start: the signal they send would
+# vanish. A Python handler here is reset to the default in exec'd children, so they start with
+# Ctrl-C working, as in a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,8 @@ def doctor(
 
     Containers, LOW_VRAM, F5-TTS on CUDA, Dockerfile base image, healthchecks, GPU reservation,
     /admin/vram, security (API open without a key, .env world-readable, public port, root
-    containers). Each check: pass, warn, fail or skipped, with a one-line fix.
+    containers, voices without an owning key). Each check: pass, warn, fail or skipped, with a
+    one-line fix.
 
     Exit 0 when no check fails, 1 when any fails (warnings do not fail).
     """
