@@ -13,11 +13,29 @@ import sys
 
 
 def main() -> None:
+    # While the libraries load, Ctrl-C ends the process from the signal handler itself: raised
+    # as KeyboardInterrupt it can land inside importlib's own callbacks, where Python prints it
+    # as "Exception ignored ... Traceback" and no except clause here can catch it. Once the app
+    # is loaded, the usual handler is back, so commands turn Ctrl-C into their own exits.
+    import _signal
+
+    usual = _signal.getsignal(_signal.SIGINT)
+    if usual is _signal.default_int_handler:  # not when the parent made us ignore SIGINT
+        _signal.signal(_signal.SIGINT, _leave_during_startup)
     try:
         from audiovoice_ops.app import run
     except KeyboardInterrupt:
         interrupted()
+    finally:
+        _signal.signal(_signal.SIGINT, usual)
     run()
+
+
+def _leave_during_startup(signum: int, _frame: object) -> None:
+    import os  # loaded by the interpreter already: no import machinery runs here
+
+    os.write(2, b"error: interrupted\n")
+    os._exit(128 + signum)  # the shell's convention, 130 for SIGINT (ExitCode.INTERRUPTED)
 
 
 def interrupted() -> None:

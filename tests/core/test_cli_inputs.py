@@ -148,7 +148,11 @@ def test_ctrl_c_during_startup_exits_130_quietly(stack_dir, delay):
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
-    if proc.returncode != 0:  # 0: it finished before the signal came
+    if proc.returncode == -signal.SIGINT:
+        # The command had finished and the interpreter was shutting down, which restores the
+        # default SIGINT action: only acceptable once the whole output was written.
+        assert "LOW_VRAM" in out, (out, err)
+    elif proc.returncode != 0:  # 0: it finished before the signal came
         assert proc.returncode == ExitCode.INTERRUPTED, (proc.returncode, err)
         assert err.strip() == "error: interrupted", err
 
