@@ -147,7 +147,12 @@ def _bearer_from_scope(scope) -> Optional[str]:
     return None
 
 
-async def _send_json(send, status: int, body: dict, headers: Optional[dict] = None) -> None:
+async def _send_error(send, path: str, status: int, message: str,
+                      headers: Optional[dict] = None) -> None:
+    # The guard answers before the app's handlers run, so it speaks /v1's OpenAI shape itself.
+    from service.errorhandlers import OPENAI_PREFIX, openai_error
+
+    body = openai_error(message, status) if path.startswith(OPENAI_PREFIX) else {"detail": message}
     raw = json.dumps(body).encode()
     extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status,
@@ -178,19 +183,19 @@ class RequestGuard:
             try:
                 _check(get_keyring(), _bearer_from_scope(scope), client[0])
             except HTTPException as exc:
-                await _send_json(send, exc.status_code, {"detail": exc.detail}, exc.headers)
+                await _send_error(send, path, exc.status_code, exc.detail, exc.headers)
                 return
         cap, setting = self.body_cap(path, settings)
-        too_large = {"detail": f"request body exceeds {cap / 1024:.0f} KiB ({setting})"}
+        too_large = f"request body exceeds {cap / 1024:.0f} KiB ({setting})"
         for name, value in scope.get("headers") or ():
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
-                    await _send_json(send, 400, {"detail": "invalid Content-Length"})
+                    await _send_error(send, path, 400, "invalid Content-Length")
                     return
                 if declared > cap:
-                    await _send_json(send, 413, too_large, {"Connection": "close"})
+                    await _send_error(send, path, 413, too_large, {"Connection": "close"})
                     return
         received = 0
         responded = False
@@ -202,7 +207,7 @@ class RequestGuard:
                 received += len(message.get("body", b""))
                 if received > cap:  # chunked body past the cap: answer now, stop reading
                     responded = True
-                    await _send_json(send, 413, too_large, {"Connection": "close"})
+                    await _send_error(send, path, 413, too_large, {"Connection": "close"})
                     return {"type": "http.disconnect"}
             return message
 
