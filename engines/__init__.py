@@ -18,7 +18,9 @@ Worker usage::
 
 Public API (all lazily imported):
 
-* ``get_engine(name, settings=None, vram_manager=None, device=None) -> TtsEngine``
+* ``get_engine(name, settings=None, vram_manager=None, device=None) -> TtsEngine``; the engines
+  are declared in ``engines.registry`` (``ENGINE_NAMES``, ``get_spec(name)``: device setting,
+  profiles, whether ``prepare_voice`` needs ``ref_text``, languages), importable without torch
 * ``get_vram_manager(settings=None) -> VramManager``; ``reset_vram_manager()``
 * ``VramManager.load_model(key, load_fn, device="cuda", size_mb=None)`` (context manager),
   ``.run(key, load_fn, job_fn, device, size_mb)``, ``.unload(key)``, ``.clear()``, ``.stats()``
@@ -28,7 +30,9 @@ Public API (all lazily imported):
 * ``PROFILES``, ``get_profile(name, engine)``, ``profile_names(engine)``
 * types: ``TtsEngine``, ``VoiceConditioning``, ``SynthesisResult``
 * errors: ``EngineError``, ``EngineConfigError``, ``DeviceUnavailableError``, ``VramError``,
-  ``ReferenceAudioError``, ``SynthesisError``
+  ``ReferenceAudioError``, ``SynthesisError``, ``VoiceMismatchError`` (another engine's voice)
+* ``engines.contracts``: the typed ``VramStats`` / ``VramResponse`` / ``HealthResponse`` the
+  worker, the API and avops share
 * ``prepare_voice_cached(engine, ref_audio_path, cache_path, ref_text, language)``: conditioning
   computed once per voice and kept on disk (XTTS); a pass-through for F5-TTS
 * ``engines.testing.build_tiny_models(dest_dir) -> dict`` of env vars (tests only)
@@ -39,18 +43,19 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from engines.errors import (  # noqa: F401  (light, always available)
+from engines.errors import (  # light, always available; re-exported through __all__
     DeviceUnavailableError,
     EngineConfigError,
     EngineError,
     ReferenceAudioError,
     SynthesisError,
+    VoiceMismatchError,
     VramError,
 )
 
-ENGINE_NAMES = ("f5tts", "xtts")
-
 _LAZY = {
+    "ENGINE_NAMES": "engines.registry", "EngineSpec": "engines.registry",
+    "get_spec": "engines.registry",
     "EngineSettings": "engines.settings", "get_settings": "engines.settings",
     "load_settings": "engines.settings",
     "select_device": "engines.device",
@@ -74,16 +79,13 @@ def __getattr__(name: str) -> Any:
 
 
 def get_engine(name: str, settings: Any = None, vram_manager: Any = None, device: Any = None):
-    """Build the engine ``name`` ('f5tts' or 'xtts') sharing the process-wide VRAM manager."""
-    key = name.strip().lower().replace("-", "").replace("_", "")
-    if key == "f5tts":
-        from engines.f5tts import F5TtsEngine as cls
-    elif key == "xtts":
-        from engines.xtts import XttsEngine as cls
-    else:
-        raise EngineConfigError(f"engine: unknown engine {name!r}; accepted: {', '.join(ENGINE_NAMES)}")
+    """Build the registered engine ``name`` (engines/registry.py) on the process-wide VRAM
+    manager, or on ``vram_manager``; either must agree with ``settings`` (EngineConfigError)."""
+    from engines.registry import get_spec
+
+    cls = get_spec(name).load_class()
     return cls(settings=settings, vram_manager=vram_manager, device=device)
 
 
-__all__ = ["get_engine", "ENGINE_NAMES", *_LAZY, "EngineError", "EngineConfigError",
-           "DeviceUnavailableError", "VramError", "ReferenceAudioError", "SynthesisError"]
+__all__ = ["get_engine", *_LAZY, "EngineError", "EngineConfigError", "DeviceUnavailableError",
+           "VramError", "ReferenceAudioError", "SynthesisError", "VoiceMismatchError"]

@@ -40,12 +40,14 @@ def _fail_without_extension(func):
 def _pure_python_extension() -> types.ModuleType:
     stub = types.ModuleType(_STUB_NAME)
     stub.__doc__ = "Stand-in installed by engines._torchaudio: native extension unavailable."
-    stub._IS_TORCHAUDIO_EXT_AVAILABLE = False
-    stub._IS_ALIGN_AVAILABLE = False
-    stub.fail_if_no_align = _fail_without_extension
-    stub._load_lib = lambda lib: False
-    stub._check_cuda_version = lambda: None
-    stub.ENGINES_PURE_PYTHON_STUB = True
+    vars(stub).update(
+        _IS_TORCHAUDIO_EXT_AVAILABLE=False,
+        _IS_ALIGN_AVAILABLE=False,
+        fail_if_no_align=_fail_without_extension,
+        _load_lib=lambda lib: False,
+        _check_cuda_version=lambda: None,
+        ENGINES_PURE_PYTHON_STUB=True,
+    )
     return stub
 
 

@@ -105,16 +105,23 @@ JOIN_PAUSE_S = 0.1
 
 
 def join_segments(waves: list[np.ndarray], sample_rate: int) -> np.ndarray:
-    """One waveform from per-segment waveforms: faded edges, JOIN_PAUSE_S of silence between."""
-    if len(waves) == 1:
-        return np.asarray(waves[0], dtype=np.float32)
+    """One waveform from per-segment waveforms: faded edges, JOIN_PAUSE_S of silence between.
+    The concatenation of ``segment_piece`` for each segment: what a stream sends, in order."""
+    return np.concatenate([segment_piece(wave, sample_rate, index, len(waves))
+                           for index, wave in enumerate(waves)])
+
+
+def segment_piece(wave: np.ndarray, sample_rate: int, index: int, count: int) -> np.ndarray:
+    """Segment ``index`` of ``count`` as it appears in the joined audio: a lone segment as is,
+    otherwise with faded edges and, after the first, the pause that precedes it."""
+    wave = np.asarray(wave, dtype=np.float32)
+    if count == 1:
+        return wave
+    faded = _fade_edges(wave, int(JOIN_FADE_S * sample_rate))
+    if index == 0:
+        return faded
     pause = np.zeros(int(JOIN_PAUSE_S * sample_rate), dtype=np.float32)
-    pieces: list[np.ndarray] = []
-    for index, wave in enumerate(waves):
-        if index:
-            pieces.append(pause)
-        pieces.append(_fade_edges(np.asarray(wave, dtype=np.float32), int(JOIN_FADE_S * sample_rate)))
-    return np.concatenate(pieces)
+    return np.concatenate([pause, faded])
 
 
 def _fade_edges(wave: np.ndarray, fade_len: int) -> np.ndarray:

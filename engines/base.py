@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional, Protocol, runtime_checkable
+from typing import Any, Callable, Optional, Protocol, runtime_checkable
 
 import numpy as np
 
-from engines.errors import SynthesisError
+from engines.errors import SynthesisError, VoiceMismatchError
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,13 @@ class VoiceConditioning:
     ref_text: Optional[str] = None
     language: Optional[str] = None
     ref_duration_s: float = 0.0
+
+
+# Called with each segment's audio the moment it exists: (index, count, samples, sample_rate).
+# ``samples`` is the segment as it appears in the joined result (engines.audio.segment_piece),
+# so the pieces of a stream concatenate to exactly the waveform ``synthesize`` returns. The
+# callback may raise to stop synthesis after that segment (a cancelled request).
+SegmentSink = Callable[[int, int, np.ndarray, int], None]
 
 
 @dataclass
@@ -52,8 +59,11 @@ class TtsEngine(Protocol):
         """Validate reference audio and compute the voice conditioning."""
 
     def synthesize(self, text: str, voice: VoiceConditioning, language: Optional[str] = None,
-                   profile: Optional[str] = None) -> SynthesisResult:
-        """Generate speech for ``text`` in ``voice``; ``profile`` names a quality profile."""
+                   profile: Optional[str] = None, speed: Optional[float] = None,
+                   on_segment: Optional[SegmentSink] = None) -> SynthesisResult:
+        """Generate speech for ``text`` in ``voice``; ``profile`` names a quality profile,
+        ``speed`` overrides its speaking rate, ``on_segment`` receives the audio segment by
+        segment as it is synthesized."""
 
     def unload(self) -> None:
         """Free the model from GPU and host memory."""
@@ -61,26 +71,35 @@ class TtsEngine(Protocol):
 
 class ManagedEngine:
     """What both engines share: settings, the VRAM manager, device selection (never hard-coded),
-    and model residency through the manager. Subclasses give ``name``, ``device_setting`` (the
-    settings field naming their device), ``_load(device)`` and ``_size_mb()``."""
+    and model residency through the manager. Subclasses give ``name`` (registered in
+    engines/registry.py, which names their device setting), ``_load(device)`` and ``_size_mb()``."""
 
-    name: str = ""
-    device_setting: str = ""
+    name: str = ""  # its registration in engines/registry.py (device setting, profiles...)
     caches_conditioning = False
+    synthesize: Callable[..., SynthesisResult]  # each engine's own, wrapped by __init_subclass__
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every engine's synthesize refuses another engine's voice, without each repeating it.
+        super().__init_subclass__(**kwargs)
+        if "synthesize" in cls.__dict__:
+            cls.synthesize = _own_voices_only(cls.__dict__["synthesize"])
 
     def __init__(self, settings: Any = None, vram_manager: Any = None, device: Optional[str] = None) -> None:
         import logging
 
         from engines.device import select_device
+        from engines.registry import get_spec
         from engines.settings import get_settings
+        from engines.vram import check_manager_settings, get_vram_manager
 
+        self.spec = get_spec(self.name)
         self.settings = settings or get_settings()
         if vram_manager is None:
-            from engines.vram import get_vram_manager
-
-            vram_manager = get_vram_manager(self.settings)
+            vram_manager = get_vram_manager(self.settings)  # refuses a manager built otherwise
+        else:
+            check_manager_settings(vram_manager, self.settings)
         self.vram = vram_manager
-        self.device = select_device(device or getattr(self.settings, self.device_setting),
+        self.device = select_device(device or getattr(self.settings, self.spec.device_setting),
                                     self.settings.device_fallback_to_cpu)
         # The seed's log line, grepped by operators: "F5TtsEngine initializing on device: cuda".
         logging.getLogger(type(self).__module__).info("%s initializing on device: %s",
@@ -95,11 +114,52 @@ class ManagedEngine:
     def unload(self) -> None:
         self.vram.unload(self.name)
 
+    def check_voice(self, voice: VoiceConditioning) -> None:
+        """A voice's conditioning is engine-specific: another engine's is a clear error, not a KeyError."""
+        if voice.engine != self.name:
+            raise VoiceMismatchError(
+                f"voice: prepared by engine {voice.engine!r} (from {voice.ref_audio_path}); "
+                f"{self.name} cannot use it: prepare it with {self.name}'s prepare_voice")
+
     def _load(self, device: str) -> Any:
         raise NotImplementedError
 
     def _size_mb(self) -> Optional[float]:
         raise NotImplementedError
+
+
+def _own_voices_only(synthesize: Callable[..., SynthesisResult]) -> Callable[..., SynthesisResult]:
+    import functools
+
+    @functools.wraps(synthesize)
+    def checked(self: ManagedEngine, text: str, voice: VoiceConditioning, *args: Any,
+                **kwargs: Any) -> SynthesisResult:
+        self.check_voice(voice)
+        return synthesize(self, text, voice, *args, **kwargs)
+
+    return checked
+
+
+def with_speed(profile: Any, speed: Optional[float]) -> Any:
+    """The profile with its speaking rate replaced (an OpenAI request's ``speed``)."""
+    import dataclasses
+
+    return profile if speed is None else dataclasses.replace(profile, speed=float(speed))
+
+
+def emit_segments(waves: Any, sample_rate: int, count: int,
+                  on_segment: Optional[SegmentSink]) -> np.ndarray:
+    """Hand each finished segment to ``on_segment`` as it comes out of ``waves`` (a generator:
+    the next segment is synthesized only after the sink returned), and return the joined audio."""
+    from engines.audio import segment_piece
+
+    pieces = []
+    for index, wave in enumerate(waves):
+        piece = finish_waveform(segment_piece(wave, sample_rate, index, count))
+        pieces.append(piece)
+        if on_segment is not None:
+            on_segment(index, count, piece, sample_rate)
+    return np.concatenate(pieces)
 
 
 def finish_waveform(wave: Any) -> np.ndarray:

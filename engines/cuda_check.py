@@ -15,6 +15,8 @@ from typing import Optional
 
 logger = logging.getLogger(__name__)
 
+# The one definition, also read by engines.f5tts and the host CLI (avops check-gpu): this module
+# imports no ML library at the top, so avops can import it.
 SMALL_GPU_GB = 6.0  # below this the seed recommends LOW_VRAM=true
 FP16_MIN_CC = (7, 0)  # tensor cores: fp16 gives no speed-up below Volta
 

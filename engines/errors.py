@@ -23,3 +23,7 @@ class ReferenceAudioError(EngineError, ValueError):
 
 class SynthesisError(EngineError):
     """Bad synthesis request (empty text, unknown language or profile) or failed generation."""
+
+
+class VoiceMismatchError(SynthesisError, ValueError):
+    """A voice prepared by one engine was given to another (conditioning is engine-specific)."""

@@ -10,10 +10,12 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
-from engines.audio import join_segments, load_reference
-from engines.base import ManagedEngine, SynthesisResult, VoiceConditioning, finish_waveform
+from engines.audio import load_reference
+from engines.base import (ManagedEngine, SegmentSink, SynthesisResult, VoiceConditioning,
+                          emit_segments, finish_waveform, with_speed)
+from engines.cuda_check import SMALL_GPU_GB
 from engines.errors import EngineConfigError, ReferenceAudioError
 from engines.profiles import get_profile
 from engines.quiet import library_output
@@ -27,7 +29,6 @@ MAX_REFERENCE_S = 12.0  # f5_tts clips longer references to ~12 s; longer only c
 # Used only when no local path is configured (a host with internet access).
 HUB_CKPT = "hf://SWivid/F5-TTS/F5TTS_v1_Base/model_1250000.safetensors"
 DEFAULT_CONFIG = "F5TTS_v1_Base.yaml"
-SMALL_GPU_GB = 6.0
 # f5_tts.infer_process sizes a pass to ~22 s of reference + generated audio (quality, not a cap).
 PASS_SECONDS = 22.0
 # The DiT text embedding's positional table (``precompute_max_pos``); used when the loaded
@@ -74,7 +75,6 @@ class F5Window:
 
 class F5TtsEngine(ManagedEngine):
     name = "f5tts"
-    device_setting = "f5tts_device"
     # Its conditioning is the reference audio itself: nothing worth caching.
     caches_conditioning = False
 
@@ -97,15 +97,16 @@ class F5TtsEngine(ManagedEngine):
                                  str(ref_audio_path), text, language, ref.duration_s)
 
     def synthesize(self, text: str, voice: VoiceConditioning, language: Optional[str] = None,
-                   profile: Optional[str] = None) -> SynthesisResult:
+                   profile: Optional[str] = None, speed: Optional[float] = None,
+                   on_segment: Optional[SegmentSink] = None) -> SynthesisResult:
         text = check_text(text)
-        prof = get_profile(profile, self.name)
+        prof = with_speed(get_profile(profile, self.name), speed)
         start = time.perf_counter()
         timings: dict[str, float] = {}
 
         def job(model, device: str):
             timings["load_s"] = time.perf_counter() - start
-            return self._infer(model, device, text, voice, prof)
+            return self._infer(model, device, text, voice, prof, on_segment)
 
         wave, device = self.vram.run(self.name, self._load, job, self.device, self._size_mb())
         timings["total_s"] = time.perf_counter() - start
@@ -117,7 +118,8 @@ class F5TtsEngine(ManagedEngine):
         return result
 
     # ------------------------------------------------------------------ internals
-    def _infer(self, model, device: str, text: str, voice: VoiceConditioning, prof):
+    def _infer(self, model, device: str, text: str, voice: VoiceConditioning, prof,
+               on_segment: Optional[SegmentSink] = None):
         """One f5_tts pass per segment (ours, not f5_tts's chunk_text, which only splits at
         punctuation and can overflow the frame cap), joined by engines.audio.join_segments."""
         import torch
@@ -130,19 +132,23 @@ class F5TtsEngine(ManagedEngine):
         if device == "cpu" and next(model.parameters()).dtype == torch.float16:
             model.float()  # after an OOM fallback: fp16 kernels are slow or missing on CPU
         audio = torch.from_numpy(voice.data["samples"])[None]
-        window = self._window(model, audio.shape[-1], hop_length, voice.ref_text, prof.speed)
-        segments = split_text(text, window.fits, window.describe())
+        ref_text = cast(str, voice.ref_text)  # prepare_voice refuses a voice without its transcript
+        window = self._window(model, audio.shape[-1], hop_length, ref_text, prof.speed)
+        segments = split_text(text, window.fits, window.describe(),
+                              short_first=on_segment is not None)
         logger.debug("F5TtsEngine: %d characters in %d segments", len(text), len(segments))
-        waves = []
-        for segment in segments:
-            with library_output(logger):
-                wave, _, _ = next(infer_batch_process(
-                    (audio, SAMPLE_RATE), voice.ref_text, [segment.text], model["cfm"],
-                    model["vocoder"], mel_spec_type="vocos", nfe_step=prof.nfe_step,
-                    cfg_strength=prof.cfg_strength, sway_sampling_coef=prof.sway_sampling_coef,
-                    speed=prof.speed, device=device, progress=None))
-            waves.append(wave)
-        return join_segments(waves, SAMPLE_RATE), device
+
+        def waves():
+            for segment in segments:
+                with library_output(logger):
+                    wave, _, _ = next(infer_batch_process(
+                        (audio, SAMPLE_RATE), voice.ref_text, [segment.text], model["cfm"],
+                        model["vocoder"], mel_spec_type="vocos", nfe_step=prof.nfe_step,
+                        cfg_strength=prof.cfg_strength, sway_sampling_coef=prof.sway_sampling_coef,
+                        speed=prof.speed, device=device, progress=None))
+                yield wave
+
+        return emit_segments(waves(), SAMPLE_RATE, len(segments), on_segment), device
 
     @staticmethod
     def _window(model, ref_samples: int, hop_length: int, ref_text: str, speed: float) -> F5Window:

@@ -40,7 +40,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Optional, cast
 
 import regex
 
@@ -84,10 +84,16 @@ def check_text(text: Optional[str]) -> str:
     return text
 
 
-def split_text(text: str, fits: Fits, limit: str = "the engine's limit") -> list[Segment]:
-    """Segments of ``text`` that each satisfy ``fits``; ``limit`` names it in errors."""
+def split_text(text: str, fits: Fits, limit: str = "the engine's limit",
+               short_first: bool = False) -> list[Segment]:
+    """Segments of ``text`` that each satisfy ``fits``; ``limit`` names it in errors.
+
+    ``short_first``: the first sentence is a segment of its own (a streamed request: the first
+    audio leaves after one sentence, not after the longest segment the window allows)."""
     check_text(text)
-    spans = _segment(text, _strip(text, 0, len(text)), fits, 0, limit)
+    whole = cast(Span, _strip(text, 0, len(text)))  # not None: check_text refused a blank text
+    parts = _first_sentence(text, whole) if short_first else [whole]
+    spans = [span for part in parts for span in _segment(text, part, fits, 0, limit)]
     return [Segment(s, e, collapse(text[s:e])) for s, e in spans]
 
 
@@ -105,6 +111,18 @@ def _segment(text: str, span: Span, fits: Fits, level: int, limit: str) -> list[
         return _segment(text, span, fits, level + 1, limit)
     pieces = [piece for part in parts for piece in _segment(text, part, fits, level + 1, limit)]
     return _pack(text, pieces, fits)
+
+
+def _first_sentence(text: str, whole: Span) -> list[Span]:
+    """[first sentence, the rest], or [whole] when there is no second sentence or the first
+    has nothing to speak (an opening "..." is no segment of its own)."""
+    match = SENTENCE_BREAK.search(text, whole[0], whole[1])
+    if match is None:
+        return [whole]
+    head, tail = _strip(text, whole[0], match.end()), _strip(text, match.end(), whole[1])
+    if head is None or tail is None or not any(ch.isalnum() for ch in text[head[0]:head[1]]):
+        return [whole]
+    return [head, tail]
 
 
 def _strip(text: str, start: int, end: int) -> Optional[Span]:

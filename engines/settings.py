@@ -16,26 +16,11 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator, model
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engines.errors import EngineConfigError
+from engines.flags import ACCEPTED_BOOLS, parse_bool  # the rule avops shares (re-exported)
 
 logger = logging.getLogger(__name__)
 
-TRUE_WORDS = ("true", "1", "yes", "on")
-FALSE_WORDS = ("false", "0", "no", "off")
-ACCEPTED_BOOLS = "/".join(TRUE_WORDS + FALSE_WORDS)
-
 DeviceChoice = Literal["auto", "cuda", "cpu"]
-
-
-def parse_bool(value: Any) -> bool:
-    """Strict bool: pydantic alone would also take 't', 'y'... and error messages vary."""
-    if isinstance(value, bool):
-        return value
-    word = str(value).strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise ValueError(f"invalid value {value!r}; accepted (case-insensitive): {ACCEPTED_BOOLS}")
 
 
 class EngineSettings(BaseSettings):

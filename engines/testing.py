@@ -217,7 +217,7 @@ class FakeGpuModel:
         self.size_mb, self.gpu, self.device = size_mb, gpu, device
         if device == "cuda":
             gpu.alloc(size_mb)
-            weakref.finalize(self, FakeGpu._release, gpu, size_mb)
+            weakref.finalize(self, _fake_release, gpu, size_mb)
 
     def to(self, device: str) -> "FakeGpuModel":
         return self if device == self.device else FakeGpuModel(self.size_mb, self.gpu, device)
@@ -225,6 +225,3 @@ class FakeGpuModel:
 
 def _fake_release(gpu: FakeGpu, size_mb: float) -> None:
     gpu.allocated -= size_mb
-
-
-FakeGpu._release = staticmethod(_fake_release)

@@ -41,7 +41,7 @@ def prepare_voice_cached(engine: TtsEngine, ref_audio_path: Path, cache_path: Pa
     voice = engine.prepare_voice(ref_audio_path, ref_text=ref_text, language=language)
     try:
         save_conditioning(voice, cache_path, digest)
-    except Exception as exc:  # noqa: BLE001 - torch reports a full disk as its own RuntimeError
+    except Exception as exc:  # noqa: BLE001  (torch reports a full disk as its own RuntimeError)
         logger.warning("voice conditioning cache %s not written, continuing without it: %s",
                        cache_path.name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     return voice
@@ -74,7 +74,7 @@ def load_conditioning(path: Path, engine: str, source_digest: str) -> Optional[V
     try:
         # weights_only: tensors and plain containers only, never arbitrary pickled objects.
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - a damaged cache is recomputed, not fatal
+    except Exception as exc:  # noqa: BLE001  (a damaged cache is recomputed, not fatal)
         logger.warning("ignoring unreadable voice cache %s: %s", path, exc)
         return None
     if (payload.get("format") != FORMAT_VERSION or payload.get("engine") != engine

@@ -28,14 +28,19 @@ import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, cast
 
-from engines.errors import VramError
+from engines.contracts import COUNTERS, Device, ResidentModel, VramStats
+from engines.errors import EngineConfigError, VramError
 from engines.settings import EngineSettings, get_settings
 
 logger = logging.getLogger(__name__)
 
 MB = 2**20
+# The settings a VramManager acts on: an engine whose settings differ here would get a policy
+# it was not configured with.
+MANAGER_SETTINGS = ("low_vram", "vram_offload", "vram_reserve_mb", "vram_release_timeout_s",
+                    "device_fallback_to_cpu")
 LoadFn = Callable[[str], Any]  # load_fn(device) -> model (an nn.Module or anything with .to())
 
 
@@ -105,8 +110,7 @@ class VramManager:
         self._lock = threading.RLock()  # guards _entries and counters
         self._key_locks: dict[str, threading.Lock] = {}  # one load at a time per model
         self._entries: "OrderedDict[str, _Entry]" = OrderedDict()  # LRU order, oldest first
-        self._counters = dict(loads=0, unloads=0, evictions=0, oom_recoveries=0, cache_hits=0,
-                              swaps_in=0, cpu_fallbacks=0)
+        self._counters = dict.fromkeys(COUNTERS, 0)  # the names VramStats declares
         self._load_times: list[float] = []
         self._swap_times: list[float] = []
         self._listeners: list[Callable[[str, str], None]] = []
@@ -189,34 +193,43 @@ class VramManager:
         for callback in list(self._listeners):
             try:
                 callback(event, key)
-            except Exception:  # noqa: BLE001 - observers must not fail jobs
+            except Exception:  # noqa: BLE001  (observers must not fail jobs)
                 logger.warning("VRAM listener %r failed on %s of '%s'", callback, event, key, exc_info=True)
 
     def resident(self) -> list[str]:
         with self._lock:
             return list(self._entries)
 
-    def stats(self) -> dict:
-        """Snapshot of memory figures, resident models and counters (JSON-serialisable)."""
+    def snapshot(self) -> VramStats:
+        """Memory figures, resident models and counters, as the typed contract the worker publishes."""
         gpu = self._gpu_available()
         free = total = None
         if gpu:
             free, total = self.backend.mem_get_info()
         with self._lock:
             now = time.monotonic()
-            models = [dict(key=e.key, device=e.device, size_mb=round(e.size_mb, 1),
-                           parked=e.parked, in_use=e.in_use,
-                           last_used_s_ago=round(now - e.last_used, 3))
+            # _acquire normalises every device to "cuda" or "cpu" before an entry exists
+            models = [ResidentModel(key=e.key, device=cast(Device, e.device), size_mb=round(e.size_mb, 1),
+                                    parked=e.parked, in_use=e.in_use,
+                                    last_used_s_ago=round(now - e.last_used, 3))
                       for e in self._entries.values()]
-            return dict(
+            return VramStats(
                 available=gpu, low_vram_mode=self.low_vram_mode, offload=self.offload,
                 device="cuda" if gpu else "cpu",
-                allocated_mb=_r(self.backend.allocated_mb()) if gpu else 0.0,
-                reserved_mb=_r(self.backend.reserved_mb()) if gpu else 0.0,
+                allocated_mb=round(self.backend.allocated_mb(), 1) if gpu else 0.0,
+                reserved_mb=round(self.backend.reserved_mb(), 1) if gpu else 0.0,
                 free_mb=_r(free), total_mb=_r(total), reserve_mb=self.reserve_mb,
-                resident_models=models, **self._counters,
+                resident_models=models, loads=self._counters["loads"],
+                unloads=self._counters["unloads"], evictions=self._counters["evictions"],
+                oom_recoveries=self._counters["oom_recoveries"],
+                cache_hits=self._counters["cache_hits"], swaps_in=self._counters["swaps_in"],
+                cpu_fallbacks=self._counters["cpu_fallbacks"],
                 mean_load_s=_mean(self._load_times), mean_swap_s=_mean(self._swap_times),
             )
+
+    def stats(self) -> dict:
+        """``snapshot()`` as a JSON-serialisable dict (engines.contracts.VramStats's fields)."""
+        return self.snapshot().model_dump()
 
     # ------------------------------------------------------------------ acquire/release
     def _key_lock(self, key: str) -> threading.Lock:
@@ -486,12 +499,29 @@ _manager: Optional[VramManager] = None
 _manager_lock = threading.Lock()
 
 
+def check_manager_settings(manager: VramManager, settings: EngineSettings) -> None:
+    """Refuse ``settings`` that disagree with what ``manager`` was built from (EngineConfigError)."""
+    differ = [name for name in MANAGER_SETTINGS
+              if getattr(manager.settings, name) != getattr(settings, name)]
+    if differ:
+        def values(s: EngineSettings) -> str:
+            return ", ".join(f"{name.upper()}={getattr(s, name)}" for name in differ)
+
+        raise EngineConfigError(
+            f"VRAM manager: it was built with {values(manager.settings)} but the engine's settings "
+            f"say {values(settings)}; one process has one VRAM manager: build the engine with the "
+            "same settings, or pass vram_manager=VramManager(settings)")
+
+
 def get_vram_manager(settings: Optional[EngineSettings] = None) -> VramManager:
-    """The process-wide manager (created on first call from the settings)."""
+    """The process-wide manager (created on first call from the settings); later calls with
+    settings that disagree with it raise ``EngineConfigError`` instead of silently ignoring them."""
     global _manager
     with _manager_lock:
         if _manager is None:
             _manager = VramManager(settings)
+        elif settings is not None:
+            check_manager_settings(_manager, settings)
         return _manager
 
 

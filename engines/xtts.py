@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from engines.audio import join_segments, load_reference
-from engines.base import ManagedEngine, SynthesisResult, VoiceConditioning, finish_waveform
+from engines.audio import load_reference
+from engines.base import (ManagedEngine, SegmentSink, SynthesisResult, VoiceConditioning,
+                          emit_segments, finish_waveform, with_speed)
 from engines.errors import EngineConfigError, SynthesisError
 from engines.profiles import get_profile
 from engines.quiet import library_output
@@ -32,7 +33,6 @@ DEFAULT_CHAR_LIMIT = 250  # VoiceBpeTokenizer.check_input_length's default for u
 
 class XttsEngine(ManagedEngine):
     name = "xtts"
-    device_setting = "xtts_device"
     # Conditioning is a model pass worth keeping per voice (engines.voice_cache).
     caches_conditioning = True
 
@@ -63,9 +63,10 @@ class XttsEngine(ManagedEngine):
                                  str(ref_audio_path), ref_text, language, ref.duration_s)
 
     def synthesize(self, text: str, voice: VoiceConditioning, language: Optional[str] = None,
-                   profile: Optional[str] = None) -> SynthesisResult:
+                   profile: Optional[str] = None, speed: Optional[float] = None,
+                   on_segment: Optional[SegmentSink] = None) -> SynthesisResult:
         text = check_text(text)
-        prof = get_profile(profile, self.name)
+        prof = with_speed(get_profile(profile, self.name), speed)
         lang = self._check_language(language or voice.language or "en")
         start = time.perf_counter()
         timings: dict[str, float] = {}
@@ -73,21 +74,24 @@ class XttsEngine(ManagedEngine):
         def job(model, device: str):
             timings["load_s"] = time.perf_counter() - start
             fits, limit = xtts_window(model, lang)
-            segments = split_text(text, fits, limit)
+            segments = split_text(text, fits, limit, short_first=on_segment is not None)
             logger.debug("XttsEngine: %d characters in %d segments", len(text), len(segments))
-            waves = []
-            for segment in segments:  # ours, so coqui's spacy-based splitting stays off
-                with library_output(logger):
-                    out = model.inference(
-                        segment.text, lang, voice.data["gpt_cond_latent"],
-                        voice.data["speaker_embedding"], temperature=prof.temperature,
-                        top_p=prof.top_p, top_k=prof.top_k,
-                        repetition_penalty=prof.repetition_penalty,
-                        length_penalty=prof.length_penalty, speed=prof.speed,
-                        enable_text_splitting=False)
-                waves.append(out["wav"])
             sample_rate = model.args.output_sample_rate
-            return join_segments(waves, sample_rate), device, sample_rate
+
+            def waves():
+                for segment in segments:  # ours, so coqui's spacy-based splitting stays off
+                    with library_output(logger):
+                        out = model.inference(
+                            segment.text, lang, voice.data["gpt_cond_latent"],
+                            voice.data["speaker_embedding"], temperature=prof.temperature,
+                            top_p=prof.top_p, top_k=prof.top_k,
+                            repetition_penalty=prof.repetition_penalty,
+                            length_penalty=prof.length_penalty, speed=prof.speed,
+                            enable_text_splitting=False)
+                    yield out["wav"]
+
+            joined = emit_segments(waves(), sample_rate, len(segments), on_segment)
+            return joined, device, sample_rate
 
         wave, device, sr = self.vram.run(self.name, self._load, job, self.device, self._size_mb())
         timings["total_s"] = time.perf_counter() - start

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from audiovoice_ops.commands.common import JsonOption, console, global_options, load_stack_from, print_json
+from audiovoice_ops.commands.common import JsonOption, console, global_options, open_project, print_json
+
+if TYPE_CHECKING:
+    from audiovoice_ops.gpu.check import GpuCheckReport
 
 STATUS_STYLE = {"pass": "[green]pass[/]", "warn": "[yellow]warn[/]", "fail": "[red]fail[/]",
                 "skipped": "[dim]skipped[/]"}
@@ -26,22 +29,26 @@ def check_gpu(
 
     Exit 0 usable; 10 no NVIDIA driver; 11 the engine cannot pass GPUs; 12 the container cannot see the GPU.
     """
+    from audiovoice_ops.core.envfacts import EnvFacts
     from audiovoice_ops.core.errors import ConfigError
+    from audiovoice_ops.core.settings import process_environment
     from audiovoice_ops.gpu.check import run_check
     from audiovoice_ops.gpu.source import GpuSource, optional_docker
 
     settings = global_options(ctx).settings()
     try:
-        stack = load_stack_from(settings)
+        project = open_project(settings, worker=service)
     except ConfigError:
         if service:
             raise
-        stack = None  # host and engine checks need no compose file
-    client = optional_docker(settings)
+        project = None  # host and engine checks need no compose file
+    if project is not None:
+        client, env = project.client_or_none(), project.env
+    else:
+        client, env = optional_docker(settings), EnvFacts.read(settings.env_file, process_environment())
     with GpuSource(settings.nvml_snapshot, client) as source:
         snapshot = source.read()
-    report = run_check(snapshot, client, stack, service, env_low_vram(settings, stack),
-                       probe_engine=not no_engine_probe)
+    report = run_check(snapshot, client, project, env.low_vram_raw, probe_engine=not no_engine_probe)
     if json_output:
         print_json(report.to_dict())
     else:
@@ -49,21 +56,7 @@ def check_gpu(
     raise typer.Exit(report.exit_code)
 
 
-def env_low_vram(settings, stack) -> str | None:
-    """LOW_VRAM as the stack's ``.env`` file sets it (None: not set, or no .env)."""
-    from audiovoice_ops.core.envfile import read_env_file
-    from audiovoice_ops.core.errors import ConfigError
-
-    path = stack.env_file if stack is not None else settings.env_file
-    if not path.is_file():
-        return None
-    try:
-        return read_env_file(path).get("LOW_VRAM")
-    except ConfigError:
-        return None
-
-
-def render(report) -> None:
+def render(report: GpuCheckReport) -> None:
     table = Table(title="GPU check", title_justify="left", show_lines=True)
     for column in ("layer", "status", "finding", "fix"):
         table.add_column(column, overflow="fold")
@@ -78,5 +71,5 @@ def render(report) -> None:
     if code == 0:
         console.print("[green]✓[/] GPU usable")
     else:
-        failed = next(l for l in (report.host, report.engine, report.container) if l.status == "fail")
+        failed = next(layer for layer in (report.host, report.engine, report.container) if layer.status == "fail")
         console.print(f"[red]✗[/] {failed.name}: {failed.message} (exit {code})", highlight=False)

@@ -1,4 +1,5 @@
-"""What every command shares: the global options, loading the stack, the Docker client, output."""
+"""What every command shares: the global options, building the Project (stack, Docker client,
+inventory, .env facts), output."""
 
 from __future__ import annotations
 
@@ -15,8 +16,7 @@ from rich.console import Console
 from audiovoice_ops.core.settings import AvopsSettings, load_settings, process_environment
 
 if TYPE_CHECKING:
-    import docker
-
+    from audiovoice_ops.core.project import Project
     from audiovoice_ops.core.stack import Stack
 
 console = Console()
@@ -49,10 +49,13 @@ def load_stack_from(settings: AvopsSettings, require_env_file: bool = False) -> 
                       project_name=settings.project_name, require_env_file=require_env_file)
 
 
-def docker_client(settings: AvopsSettings) -> docker.DockerClient:
-    from audiovoice_ops.core.dockerclient import connect
+def open_project(settings: AvopsSettings, require_env_file: bool = False, worker: str | None = None) -> Project:
+    """The command's one Project: the stack loaded now; the Docker client and the inventory on
+    first use. ``worker`` names the worker service (--service); unknown names fail here."""
+    from audiovoice_ops.core.project import Project
 
-    return connect(settings.docker_host)
+    return Project(load_stack_from(settings, require_env_file=require_env_file), docker_host=settings.docker_host,
+                   environ=process_environment(), worker=worker)
 
 
 def emit_report(report: Any, json_output: bool, render: Callable[[Any], None]) -> NoReturn:
@@ -74,7 +77,8 @@ def format_duration(seconds: float | None) -> str:
     """``93784`` -> ``1d2h``: the two largest units, like ``docker ps``'s "Up" column."""
     if seconds is None:
         return "-"
-    remaining, parts = int(seconds), []
+    remaining = int(seconds)
+    parts: list[str] = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if remaining >= size or (unit == "s" and not parts):
             parts.append(f"{remaining // size}{unit}")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from audiovoice_ops.commands.common import JsonOption, console, emit_report, global_options, load_stack_from
+from audiovoice_ops.commands.common import JsonOption, console, emit_report, global_options, open_project
+
+if TYPE_CHECKING:
+    from audiovoice_ops.core.doctor.report import DoctorReport
 
 STATUS_STYLE = {"pass": "[green]pass[/]", "warn": "[yellow]warn[/]", "fail": "[bold red]fail[/]",
                 "skipped": "[dim]skipped[/]"}
@@ -34,19 +37,19 @@ def doctor(
     from audiovoice_ops.gpu.source import GpuSource
 
     settings = global_options(ctx).settings()
-    stack = load_stack_from(settings)
+    project = open_project(settings, worker=service)
     with GpuSource(settings.nvml_snapshot) as source:
         gpu = source.read()
     api = None if no_api else ApiClient.from_settings(settings)
     try:
-        report = run_doctor(gather(stack, settings, service, api, gpu), max_age_s=max_age)
+        report = run_doctor(gather(project, settings, api, gpu), max_age_s=max_age)
     finally:
         if api is not None:
             api.close()
     emit_report(report, json_output, render)
 
 
-def render(report) -> None:
+def render(report: DoctorReport) -> None:
     table = Table(title=f"avops doctor: project {report.project}", title_justify="left")
     for column in ("group", "check", "status", "reason", "fix"):
         table.add_column(column, overflow="fold")

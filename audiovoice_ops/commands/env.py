@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from audiovoice_ops.commands.common import (
-    JsonOption, console, docker_client, global_options, load_stack_from, print_json,
+    JsonOption, console, global_options, open_project, print_json,
 )
 from audiovoice_ops.core.errors import ExitCode
 
@@ -27,21 +27,19 @@ def env(
     """
     from audiovoice_ops.core.drift import build_env_report
 
-    settings = global_options(ctx).settings()
-    stack = load_stack_from(settings)
+    project = open_project(global_options(ctx).settings())
     for name in services or []:
-        stack.service(name)  # unknown service: clear error
-    client = None if no_docker else docker_client(settings)
-    report = build_env_report(client, stack, services)
+        project.stack.service(name)  # unknown service: clear error
+    report = build_env_report(project, services, with_docker=not no_docker)
     data = report.to_dict(show_secrets)
     if json_output:
         print_json(data)
     else:
-        render(data, with_drift=client is not None)
+        render(data, with_drift=not no_docker)
     raise typer.Exit(ExitCode.CHECK_FAILED if report.drifted else ExitCode.OK)
 
 
-def render(data: dict, with_drift: bool) -> None:
+def render(data: dict[str, Any], with_drift: bool) -> None:
     for service in data["services"]:
         title = f"{service['service']}" + (f" ({service['container']})" if service["container"] else "")
         table = Table(title=title, title_justify="left", show_edge=False)
@@ -62,7 +60,7 @@ def render(data: dict, with_drift: bool) -> None:
         console.print("[green]✓[/] no drift: running containers match the compose file and .env")
 
 
-def render_drift(service: dict) -> None:
+def render_drift(service: dict[str, Any]) -> None:
     table = Table(title=f"[red]drift in {service['container']}[/]", title_justify="left")
     for column in ("variable", "file says", "container has"):
         table.add_column(column)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from audiovoice_ops.commands.common import console, docker_client, global_options, load_stack_from
+from audiovoice_ops.commands.common import console, global_options, open_project
 
 COLORS = ("cyan", "magenta", "green", "yellow", "blue", "red")
 
@@ -21,16 +21,13 @@ def logs(
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object per line: container, line.")] = False,
 ) -> None:
     """Show logs of one or all services; lines of several containers are merged in time order."""
-    from audiovoice_ops.core.inventory import take_inventory
     from audiovoice_ops.core.logs import follow_lines, recent_lines
 
-    settings = global_options(ctx).settings()
-    stack = load_stack_from(settings)
+    project = open_project(global_options(ctx).settings())
     for name in services or []:
-        stack.service(name)
-    client = docker_client(settings)
-    inventory = take_inventory(client, stack)
-    views = [v for name, group in inventory.services.items() if not services or name in services for v in group]
+        project.stack.service(name)
+    client = project.client
+    views = [v for name, group in project.inventory.services.items() if not services or name in services for v in group]
     if not views:
         console.print("no containers: nothing to show (start the stack with avops rebuild)")
         return

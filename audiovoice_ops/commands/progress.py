@@ -4,7 +4,7 @@ current line), warnings in bold, and a plain mode for ``--json`` (messages to st
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn
 
 from audiovoice_ops.core.build import BuildProgress
 from audiovoice_ops.core.cleanup import CleanupPlan
@@ -16,7 +16,7 @@ class RichReporter:
         self.console = console
         self.verbose = verbose
         self._progress: Progress | None = None
-        self._tasks: dict[str, int] = {}
+        self._tasks: dict[str, TaskID] = {}
 
     def phase(self, title: str) -> None:
         self._stop_progress()

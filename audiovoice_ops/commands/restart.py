@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from audiovoice_ops.commands.common import JsonOption, docker_client, global_options, load_stack_from
+from audiovoice_ops.commands.common import JsonOption, global_options, open_project
 from audiovoice_ops.commands.lifecycle import GpusOption, TimeoutOption, WaitLockOption, run_locked_and_report
 
 
@@ -27,8 +27,7 @@ def restart(
     from audiovoice_ops.core.restart import restart as run_restart
 
     settings = global_options(ctx).settings(gpus=gpus, timeout=timeout)
-    stack = load_stack_from(settings, require_env_file=True)
-    client = docker_client(settings)
-    run_locked_and_report(stack.project, wait_lock, json_output, False, lambda reporter: run_restart(
-        client, stack, reporter, services=services, gpus=settings.gpus, timeout=settings.timeout,
+    project = open_project(settings, require_env_file=True).connect()
+    run_locked_and_report(project.name, wait_lock, json_output, False, lambda reporter: run_restart(
+        project, reporter, services=services, gpus=settings.gpus, timeout=settings.timeout,
         stop_timeout=stop_timeout))

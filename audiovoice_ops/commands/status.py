@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
 from audiovoice_ops.commands.common import (
-    JsonOption, console, docker_client, emit_report, format_duration, global_options, load_stack_from,
+    JsonOption, console, emit_report, format_duration, global_options, open_project,
 )
+
+if TYPE_CHECKING:
+    from audiovoice_ops.core.status import StatusReport
 
 HEALTH_STYLE = {"healthy": "green", "starting": "yellow", "unhealthy": "red"}
 
@@ -18,15 +23,13 @@ def status(ctx: typer.Context, json_output: JsonOption = False) -> None:
     Exit 1 when an invariant fails: a missing or duplicate container, an orphan, a squatter, or a
     container that is not running or unhealthy.
     """
-    from audiovoice_ops.core.status import build_status
+    from audiovoice_ops.core.status import project_status
 
-    settings = global_options(ctx).settings()
-    stack = load_stack_from(settings)
-    report = build_status(docker_client(settings), stack)
+    report = project_status(open_project(global_options(ctx).settings()))
     emit_report(report, json_output, render)
 
 
-def render(report) -> None:
+def render(report: StatusReport) -> None:
     table = Table(title=f"project {report.project}", title_justify="left")
     for column in ("service", "container", "state", "health", "image", "uptime", "gpu"):
         table.add_column(column)

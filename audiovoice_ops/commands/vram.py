@@ -8,15 +8,20 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Group
+from rich.console import Group, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
 from audiovoice_ops.commands.common import JsonOption, console, global_options, print_json
 from audiovoice_ops.core.errors import ExitCode
+
+if TYPE_CHECKING:
+    from audiovoice_ops.core.apiclient import ApiClient
+    from audiovoice_ops.gpu.source import GpuSource
+    from audiovoice_ops.gpu.types import GpuSnapshot
 
 MIN_INTERVAL = 0.25
 BAR_WIDTH = 24
@@ -61,20 +66,23 @@ def vram(
     raise typer.Exit(ExitCode.OK)
 
 
-def collect(source, api) -> dict[str, Any]:
+def collect(source: GpuSource, api: ApiClient | None) -> dict[str, Any]:
     """One reading of both sources, as the JSON object ``--json`` prints."""
     snapshot = source.read()
     frame: dict[str, Any] = {"timestamp": round(time.time(), 3), "gpu": snapshot.to_dict(), "api": None}
     if api is not None:
         result = api.vram()
-        data = result.data if result.ok else {}
-        frame["api"] = {**result.to_dict(), "vram": data.get("vram"), "age_seconds": data.get("age_seconds"),
-                        "server_timestamp": data.get("timestamp"), "worker": data.get("worker"),
-                        "event": data.get("event")}
+        published = result.parsed  # engines.contracts.VramResponse when the answer was ok
+        frame["api"] = {**result.to_dict(), "vram": None, "age_seconds": None, "server_timestamp": None,
+                        "worker": None, "event": None}
+        if published is not None:
+            frame["api"].update(vram=published.vram.model_dump(), age_seconds=published.age_seconds,
+                                server_timestamp=published.timestamp, worker=published.worker,
+                                event=published.event)
     return frame
 
 
-def run_watch(source, api, interval: float, count: int, json_lines: bool) -> None:
+def run_watch(source: GpuSource, api: ApiClient | None, interval: float, count: int, json_lines: bool) -> None:
     from rich.live import Live
 
     readings = 0
@@ -101,7 +109,7 @@ def run_watch(source, api, interval: float, count: int, json_lines: bool) -> Non
         return
     except BrokenPipeError:  # `avops vram --watch --json | head`
         try:
-            sys.stdout = open("/dev/null", "w")  # noqa: SIM115 - silence the interpreter's flush at exit
+            sys.stdout = open("/dev/null", "w")  # silences the interpreter's flush at exit; open until exit
         except OSError:
             pass
 
@@ -116,7 +124,7 @@ def _sleep_until(deadline: float) -> float:
 
 
 # ---------------------------------------------------------------------------- rendering
-def render_frame(frame: dict[str, Any]):
+def render_frame(frame: dict[str, Any]) -> Group:
     from audiovoice_ops.gpu.types import GpuSnapshot
 
     parts: list[Any] = []
@@ -141,11 +149,12 @@ def _style_for(fraction: float) -> str:
     return "red" if fraction >= 0.9 else "yellow" if fraction >= 0.7 else "green"
 
 
-def gpu_table(snapshot) -> Table:
+def gpu_table(snapshot: GpuSnapshot) -> Table:
     title = f"GPUs (driver {snapshot.driver_version}, CUDA {snapshot.cuda_driver_version})"
     table = Table(title=title, title_justify="left")
-    for column, justify in (("gpu", "right"), ("name", "left"), ("memory", "left"), ("used / total MiB", "right"),
-                            ("util", "right"), ("temp", "right"), ("power", "right")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (("gpu", "right"), ("name", "left"), ("memory", "left"), ("used / total MiB", "right"),
+                                                      ("util", "right"), ("temp", "right"), ("power", "right"))
+    for column, justify in columns:
         table.add_column(column, justify=justify, no_wrap=column == "memory")
     for gpu in snapshot.gpus:
         fraction = gpu.memory_used_mib / gpu.memory_total_mib if gpu.memory_total_mib else 0.0
@@ -159,12 +168,13 @@ def gpu_table(snapshot) -> Table:
     return table
 
 
-def process_table(snapshot) -> Table | Text:
+def process_table(snapshot: GpuSnapshot) -> Table | Text:
     if not snapshot.processes:
         return Text("no GPU processes", style="dim")
     table = Table(title="GPU processes", title_justify="left")
-    for column, justify in (("gpu", "right"), ("pid", "right"), ("process", "left"), ("container", "left"),
-                            ("service", "left"), ("used MiB", "right")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (("gpu", "right"), ("pid", "right"), ("process", "left"),
+                                                      ("container", "left"), ("service", "left"), ("used MiB", "right"))
+    for column, justify in columns:
         table.add_column(column, justify=justify, no_wrap=column == "memory")
     for gpu in snapshot.gpus:
         for proc in gpu.processes:
@@ -174,11 +184,13 @@ def process_table(snapshot) -> Table | Text:
 
 
 def api_view(api: dict[str, Any]) -> Table | Text:
+    from engines.contracts import MEMORY_EVENTS, VramStats
+
     if not api.get("ok"):
         return Text(f"worker view: {api.get('error')}", style="yellow")
-    stats = api.get("vram") or {}
+    stats = VramStats.model_validate(api["vram"])
     age = api.get("age_seconds")
-    mode = "LOW_VRAM" if stats.get("low_vram_mode") else "normal"
+    mode = "LOW_VRAM" if stats.low_vram_mode else "normal"
     title = (f"worker VRAM manager ({api['url']}, age {age:.1f}s)" if isinstance(age, (int, float))
              else f"worker VRAM manager ({api['url']})")
     table = Table(title=title, title_justify="left", show_header=False)
@@ -186,24 +198,19 @@ def api_view(api: dict[str, Any]) -> Table | Text:
     table.add_column("value")
     if api.get("worker") or api.get("event"):
         table.add_row("published by", f"{api.get('worker') or '?'} on {api.get('event') or '?'}")
-    table.add_row("mode", f"{mode} (offload {stats.get('offload', '-')}), device {stats.get('device', '-')}")
-    table.add_row("allocated / reserved", f"{_mb(stats.get('allocated_mb'))} / {_mb(stats.get('reserved_mb'))}")
-    table.add_row("free / total", f"{_mb(stats.get('free_mb'))} / {_mb(stats.get('total_mb'))}")
-    models = stats.get("resident_models") or []
+    table.add_row("mode", f"{mode} (offload {stats.offload or '-'}), device {stats.device}")
+    table.add_row("allocated / reserved", f"{_mb(stats.allocated_mb)} / {_mb(stats.reserved_mb)}")
+    table.add_row("free / total", f"{_mb(stats.free_mb)} / {_mb(stats.total_mb)}")
     table.add_row("resident models", "\n".join(
-        f"{m.get('key')} on {m.get('device')}, {_mb(m.get('size_mb'))}"
-        + (", parked" if m.get("parked") else "") + (f", in use x{m['in_use']}" if m.get("in_use") else "")
-        + (f", used {m['last_used_s_ago']:.0f}s ago" if isinstance(m.get("last_used_s_ago"), (int, float)) else "")
-        for m in models) or "[dim]none[/]")
-    counters = ", ".join(f"{k} {stats[k]}" for k in ("loads", "unloads", "evictions", "swaps_in",
-                                                      "oom_recoveries", "cpu_fallbacks") if k in stats)
-    if counters:
-        table.add_row("counters", counters)
-    last = ", ".join(f"{label} {stats[k]}{unit}" for k, label, unit in (
-        ("last_load", "last load", ""), ("last_unload", "last unload", ""), ("mean_load_s", "mean load", "s"),
-        ("mean_swap_s", "mean swap", "s")) if stats.get(k) is not None)
-    if last:
-        table.add_row("loads", last)
+        f"{resident.key} on {resident.device}, {_mb(resident.size_mb)}"
+        + (", parked" if resident.parked else "") + (f", in use x{resident.in_use}" if resident.in_use else "")
+        + f", used {resident.last_used_s_ago:.0f}s ago"
+        for resident in stats.resident_models) or "[dim]none[/]")
+    table.add_row("counters", ", ".join(f"{name} {getattr(stats, name)}" for name in MEMORY_EVENTS))
+    means = ", ".join(f"{label} {value}s" for label, value in (
+        ("mean load", stats.mean_load_s), ("mean swap", stats.mean_swap_s)) if value is not None)
+    if means:
+        table.add_row("loads", means)
     return table
 
 

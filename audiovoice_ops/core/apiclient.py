@@ -3,6 +3,9 @@
 
 Every call answers an ``ApiResult`` (ok, status, data, error, latency) instead of raising, so the
 callers (``vram``, ``doctor``) can show "API unreachable: ..." next to the other sources.
+``health()`` and ``vram()`` also check the answer against the contract the API and the worker
+share (``engines.contracts``, imported on first call: pydantic only) and put the typed model in
+``ApiResult.parsed``; an answer that breaks the contract is not ok, with a one-line error.
 
 Authentication: ``Authorization: Bearer <key>`` with ``AVOPS_API_KEY`` when set, else the first
 entry of ``ADMIN_API_KEYS`` in the stack's ``.env`` (the admin key: ``/admin/vram`` and the
@@ -13,9 +16,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 from audiovoice_ops.core.settings import AvopsSettings, process_environment
 
@@ -28,6 +30,7 @@ class ApiResult:
     data: Any = None
     error: str | None = None  # one line when not ok
     latency_s: float | None = None
+    parsed: Any = None  # the contract model of `data` (HealthResponse, VramResponse) when ok
 
     def to_dict(self) -> dict[str, Any]:
         return {"url": self.url, "ok": self.ok, "status": self.status, "error": self.error,
@@ -85,17 +88,39 @@ class ApiClient:
         return ApiResult(url, True, response.status_code, data, None, latency)
 
     def health(self) -> ApiResult:
-        return self.get("/health")
+        """``GET /health``: ``engines.contracts.HealthResponse`` in ``parsed``."""
+        from engines.contracts import HealthResponse
+
+        return _parse(self.get("/health"), HealthResponse)
 
     def vram(self) -> ApiResult:
-        """``GET /admin/vram``: ``{"vram": {...VramManager.stats()...}, "timestamp": ..., "age_seconds": ...}``."""
+        """``GET /admin/vram``: ``engines.contracts.VramResponse`` (the worker's
+        ``VramManager.stats()`` with who published it and its age) in ``parsed``."""
+        from engines.contracts import VramResponse
+
         result = self.get("/admin/vram")
         if result.ok and result.data.get("vram") is None and "vram" in result.data:
             result.ok, result.error = False, (f"{result.url}: no worker has published VRAM stats yet "
                                               "(worker not started, or not connected to Redis)")
         elif result.ok and not isinstance(result.data.get("vram"), dict):
             result.ok, result.error = False, f"{result.url}: answer has no `vram` object"
+        return _parse(result, VramResponse)
+
+
+def _parse(result: ApiResult, contract: Any) -> ApiResult:
+    """Validate an ok answer against ``contract`` (a pydantic model) into ``result.parsed``."""
+    from pydantic import ValidationError
+
+    if not result.ok:
         return result
+    try:
+        result.parsed = contract.model_validate(result.data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(part) for part in err["loc"]) or "answer"
+        result.ok, result.error = False, (f"{result.url}: answer does not match the API contract "
+                                          f"({where}: {err['msg']}); avops and the API differ in version?")
+    return result
 
 
 def admin_key_from_env_file(env_file: Path) -> str | None:

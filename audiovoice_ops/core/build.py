@@ -1,4 +1,5 @@
-"""Building service images through the SDK, streamed, and pulling images that are missing.
+"""Building service images through the SDK, streamed, and pulling images that are missing;
+``ImageJobs`` runs them in parallel.
 
 Built images carry the project labels (cleanup finds them by label, never by name). ``rm`` and
 ``forcerm`` are always set: without them the classic builder leaves unlabeled intermediate
@@ -8,9 +9,12 @@ containers behind.
 from __future__ import annotations
 
 import re
+import threading
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from audiovoice_ops.core import labels as L
@@ -120,3 +124,69 @@ def pull_image(client: docker.DockerClient, name: str, on_status: Callable[[str]
     except APIError as exc:
         raise OperationFailed(f"pulling {name} failed: {exc.explanation or exc}",
                               hint="check the image name and that the registry is reachable (or docker load it)") from None
+
+
+class ImageJobs:
+    """The images a set of services needs, built and pulled in parallel on background threads.
+
+    One job per distinct image: services sharing an image (audio-voice's api and celery) build it
+    once. ``ready(service)`` blocks until that service's image exists and re-raises its job's
+    error, so a caller can start services whose image is ready while other builds still run.
+    The threads are daemons: Ctrl-C ends avops without waiting for a build (the engine cancels a
+    build whose client went away).
+    """
+
+    def __init__(self, client: docker.DockerClient, stack: Stack, services: list[str], *, nocache: bool,
+                 on_progress: ProgressCallback | None = None, on_line: LineCallback | None = None,
+                 on_built: Callable[[str, str], None] | None = None,
+                 on_pull_status: Callable[[str, str], None] | None = None):
+        self._jobs: dict[str, Future] = {}  # image name -> its build or pull
+        self._image_of = {service: image_name(stack, service) for service in services}
+
+        def build(service: str) -> str:
+            image_id = build_service(client, stack, service, nocache=nocache, on_progress=on_progress, on_line=on_line)
+            if on_built:
+                on_built(service, image_id)
+            return image_id
+
+        def pull(image: str) -> None:
+            pull_image(client, image, on_status=(lambda status: on_pull_status(image, status)) if on_pull_status else None)
+
+        for service in services:
+            image = self._image_of[service]
+            if image in self._jobs:
+                continue
+            if stack.service(service).build:
+                self._jobs[image] = _in_background(partial(build, service))
+            elif not image_present(client, image):
+                self._jobs[image] = _in_background(partial(pull, image))
+
+    def is_ready(self, service: str) -> bool:
+        """True when the service's image is there already (nothing to build or pull, or done)."""
+        job = self._jobs.get(self._image_of[service])
+        return job is None or (job.done() and job.exception() is None)
+
+    def ready(self, service: str) -> None:
+        job = self._jobs.get(self._image_of[service])
+        if job is not None:
+            job.result()
+
+    def wait_all(self) -> None:
+        """Block until every job ended, or raise the first failure as soon as it happens."""
+        wait(list(self._jobs.values()), return_when=FIRST_EXCEPTION)
+        for job in self._jobs.values():
+            if job.done():
+                job.result()  # raises the job's error
+
+
+def _in_background(work: Callable[[], object]) -> Future:
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(work())
+        except BaseException as exc:  # noqa: BLE001  (handed to whoever waits on the job: result() re-raises it)
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="avops-image", daemon=True).start()
+    return future

@@ -3,6 +3,9 @@
 Never by name: the old script's ``docker images | grep audio-voice | xargs docker rmi -f`` removed
 anything *named* alike. Here a resource is touched only if it carries the project's label; named
 volumes (users' voices and outputs) are kept unless asked.
+
+The squatter policy lives here too: a foreign container holding one of the project's names
+refuses the run (``cleanup_plan(force=False)``), and is never touched. ``commands/`` only renders.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from typing import TYPE_CHECKING
 from audiovoice_ops.core import labels as L
 from audiovoice_ops.core.containers import ContainerView
 from audiovoice_ops.core.errors import Refused
-from audiovoice_ops.core.inventory import Inventory, Squatter, take_inventory
+from audiovoice_ops.core.inventory import Squatter
 from audiovoice_ops.core.resources import project_networks, project_volumes
-from audiovoice_ops.core.stack import Stack
 
 if TYPE_CHECKING:
     import docker
+
+    from audiovoice_ops.core.project import Project
 
 DEFAULT_STOP_TIMEOUT = 10
 
@@ -40,12 +44,29 @@ class CleanupPlan:
     networks: list[Action] = field(default_factory=list)
     images: list[Action] = field(default_factory=list)
     volumes: list[Action] = field(default_factory=list)
+    # Foreign containers squatting the project's names, shown "refused" when they stop the run
+    # (without --force). Never touched either way.
+    foreign: list[Action] = field(default_factory=list)
     squatters: list[Squatter] = field(default_factory=list)
     whole_project: bool = True  # False when limited to some services: networks and images stay
 
     @property
     def actions(self) -> list[Action]:
-        return self.containers + self.networks + self.images + self.volumes
+        return self.containers + self.networks + self.images + self.volumes + self.foreign
+
+    @property
+    def refused(self) -> bool:
+        return any(a.outcome == "refused" for a in self.foreign)
+
+    @property
+    def volumes_to_remove(self) -> list[str]:
+        return [a.name for a in self.volumes if a.outcome == "planned"]
+
+    def keep_volumes(self, why: str) -> None:
+        """Keep the volumes planned for removal (the user did not confirm)."""
+        for action in self.volumes:
+            if action.outcome == "planned":
+                action.outcome, action.detail = "kept", why
 
     def to_dict(self) -> dict:
         return {"project": self.project,
@@ -55,23 +76,33 @@ class CleanupPlan:
                 "kept": [a.name for a in self.actions if a.outcome == "kept"]}
 
 
-def plan_cleanup(client: docker.DockerClient, stack: Stack, services: list[str] | None = None,
-                 remove_volumes: bool = False, inventory: Inventory | None = None) -> CleanupPlan:
-    """What cleanup would do. ``services`` limits it to those services' containers (rebuild --service)."""
-    inventory = inventory or take_inventory(client, stack)
-    plan = CleanupPlan(project=stack.project, squatters=inventory.squatters, whole_project=services is None)
+def cleanup_plan(project: Project, services: list[str] | None = None, remove_volumes: bool = False,
+                 force: bool = False) -> CleanupPlan:
+    """What cleanup would do, on ``project.inventory``. ``services`` limits it to those services'
+    containers (rebuild --service). Squatters refuse the whole run unless ``force``."""
+    inventory, client, name = project.inventory, project.client, project.name
+    plan = CleanupPlan(project=name, squatters=inventory.squatters, whole_project=services is None)
     containers = inventory.all_project_containers
     if services is not None:
         containers = [c for c in containers if c.service in services]
     plan.containers = [Action("container", c.name, c.id) for c in containers]
     if plan.whole_project:
-        plan.networks = [Action("network", n["Name"], n["Id"]) for n in project_networks(client, stack.project)]
-        plan.images = [Action("image", _image_name(i), i["Id"]) for i in built_images(client, stack.project)]
+        plan.networks = [Action("network", n["Name"], n["Id"]) for n in project_networks(client, name)]
+        plan.images = [Action("image", _image_name(i), i["Id"]) for i in built_images(client, name)]
         plan.volumes = [Action("volume", v["Name"], v["Name"],
                                outcome="planned" if remove_volumes else "kept",
                                detail="" if remove_volumes else "data volume kept (use --volumes to remove)")
-                        for v in project_volumes(client, stack.project)]
+                        for v in project_volumes(client, name)]
+    if not force:
+        refuse_squatters(plan)
     return plan
+
+
+def refuse_squatters(plan: CleanupPlan) -> None:
+    """The squatter policy: a foreign container holding one of the project's names stops the run
+    (removing ours and recreating them would fail on the name, or worse, confuse the two)."""
+    plan.foreign = [Action("container", s.name, s.id, outcome="refused", detail=f"foreign container: {s.reason}")
+                    for s in plan.squatters]
 
 
 def built_images(client: docker.DockerClient, project: str) -> list[dict]:
@@ -83,13 +114,15 @@ def _image_name(image: dict) -> str:
     return tags[0] if tags else image["Id"][7:19]
 
 
-def execute_cleanup(client: docker.DockerClient, stack: Stack, plan: CleanupPlan,
-                    timeout: float | None = None, force: bool = False) -> CleanupPlan:
-    if plan.squatters and not force:
+def run_cleanup(project: Project, plan: CleanupPlan, timeout: float | None = None) -> CleanupPlan:
+    """Carry out ``plan``; ``Refused`` (nothing touched) when its squatters refused it. The
+    project's inventory is stale afterwards: ``project.refresh_inventory()`` before reading it."""
+    if plan.refused:
         listing = ", ".join(f"{s.name} ({s.reason})" for s in plan.squatters)
         raise Refused(f"foreign containers squat this project's names: {listing}",
                       hint="remove or rename them yourself, or pass --force to clean up anyway (they are never touched)")
-    _remove_containers(client, stack, plan.containers, timeout)
+    client = project.client
+    _remove_containers(project, plan.containers, timeout)
     for action in plan.networks:
         _attempt(action, lambda a=action: client.api.remove_network(a.id))
     for action in plan.images:
@@ -100,13 +133,15 @@ def execute_cleanup(client: docker.DockerClient, stack: Stack, plan: CleanupPlan
     if plan.whole_project:
         # Leftovers of this project's builds: unused images carrying its label (dangling=False is
         # required for the label filter to select non-dangling parents too).
-        client.api.prune_images(filters={"label": f"{L.BUILT_FOR_PROJECT}={stack.project}", "dangling": False})
+        client.api.prune_images(filters={"label": f"{L.BUILT_FOR_PROJECT}={project.name}", "dangling": False})
     return plan
 
 
-def _remove_containers(client: docker.DockerClient, stack: Stack, actions: list[Action], timeout: float | None) -> None:
+def _remove_containers(project: Project, actions: list[Action], timeout: float | None) -> None:
+    client = project.client
+
     def stop_and_remove(action: Action) -> None:
-        grace = timeout if timeout is not None else _grace_period(client, stack, action.id)
+        grace = timeout if timeout is not None else _grace_period(project, action.id)
         # v=True removes the container's *anonymous* volumes (an image's VOLUME left unmounted):
         # a new container never gets them back, so keeping them only leaks disk. Named volumes,
         # where users' data lives, are never touched here.
@@ -119,14 +154,14 @@ def _remove_containers(client: docker.DockerClient, stack: Stack, actions: list[
         list(pool.map(stop_and_remove, actions))
 
 
-def _grace_period(client: docker.DockerClient, stack: Stack, container_id: str) -> float:
+def _grace_period(project: Project, container_id: str) -> float:
     from docker.errors import NotFound
 
     try:
-        view = ContainerView.from_attrs(client.api.inspect_container(container_id))
+        view = ContainerView.from_attrs(project.client.api.inspect_container(container_id))
     except NotFound:
         return 0
-    service = stack.services.get(view.service or "")
+    service = project.stack.services.get(view.service or "")
     if service and service.stop_grace_period is not None:
         return service.stop_grace_period
     return DEFAULT_STOP_TIMEOUT

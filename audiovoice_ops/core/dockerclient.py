@@ -17,10 +17,17 @@ if TYPE_CHECKING:
     import docker
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
+# The one timeout policy, for every command: seconds one Engine API request may take. A reachable
+# engine answers in milliseconds; this bounds a hung one. Long operations do not hit it: builds and
+# pulls stream, and the SDK adds a stop's grace period to the request timeout itself.
+REQUEST_TIMEOUT_S = 60
 
 
-def connect(docker_host: str | None, timeout: float = 60) -> docker.DockerClient:
-    """A client for ``docker_host`` (default: the local socket), checked with ``/_ping``."""
+def connect(docker_host: str | None) -> docker.DockerClient:
+    """A client for ``docker_host`` (default: the local socket), checked with ``/_ping``.
+
+    Called by ``core/project.py`` only (``optional_docker`` for the GPU views without a stack):
+    one construction point, one timeout policy."""
     import docker
     from docker.errors import DockerException
 
@@ -32,7 +39,7 @@ def connect(docker_host: str | None, timeout: float = 60) -> docker.DockerClient
 
             tunnel = SshTunnel(base_url)
         client = docker.DockerClient(base_url=tunnel.base_url if tunnel else base_url,
-                                     version="auto", timeout=int(timeout))
+                                     version="auto", timeout=REQUEST_TIMEOUT_S)
         client.ping()
     except DockerException as exc:
         if tunnel is not None:

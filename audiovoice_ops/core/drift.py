@@ -11,11 +11,11 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from audiovoice_ops.core.containers import ContainerView, env_to_dict
-from audiovoice_ops.core.inventory import take_inventory
-from audiovoice_ops.core.stack import Stack
 
 if TYPE_CHECKING:
     import docker
+
+    from audiovoice_ops.core.project import Project
 
 SECRET_MARKERS = ("PASSWORD", "TOKEN", "SECRET", "KEY")
 MASK = "********"
@@ -80,10 +80,12 @@ class EnvReport:
                 "services": [masked_service(s) for s in self.services]}
 
 
-def build_env_report(client: docker.DockerClient | None, stack: Stack, services: list[str] | None = None) -> EnvReport:
-    """Effective environments; with a client, also the drift against the running containers."""
+def build_env_report(project: Project, services: list[str] | None = None, with_docker: bool = True) -> EnvReport:
+    """Effective environments; ``with_docker``, also the drift against the running containers."""
+    stack = project.stack
     names = services or list(stack.services)
-    inventory = take_inventory(client, stack) if client else None
+    client = project.client if with_docker else None
+    inventory = project.inventory if with_docker else None
     image_env: dict[str, dict[str, str]] = {}
     report = EnvReport(project=stack.project, env_file=str(stack.env_file), services=[])
     for name in names:

@@ -8,17 +8,15 @@ we interpolate unquoted and double-quoted values like Compose does (single quote
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
+from typing import cast
 
-from dotenv.parser import parse_stream
+from dotenv.parser import Original, parse_stream
 
 from audiovoice_ops.core.errors import ConfigError, EnvFileError
 from audiovoice_ops.core.interpolation import InterpolationError, interpolate_string
 from audiovoice_ops.core.limits import MAX_ENV_FILE_BYTES, read_limited
-
-TRUE_SPELLINGS = ("true", "1", "yes", "on")
-FALSE_SPELLINGS = ("false", "0", "no", "off")
 
 
 def read_env_file(path: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -45,7 +43,9 @@ def parse_env_text(text: str, source: str, environ: Mapping[str, str]) -> dict[s
     values: dict[str, str] = {}
     # Earlier lines of the file win over the shell for ${VAR} inside the file. A view, not a copy:
     # copying the environment for every line made a 10 MB file take minutes (quadratic).
-    lookup = ChainMap(values, environ)
+    # ChainMap writes only to its first map (`values`, never written through it here): `environ`
+    # is only read, though typeshed asks every map to be mutable.
+    lookup = ChainMap(values, cast(MutableMapping[str, str], environ))
     for binding in parse_stream(io.StringIO(text)):
         if binding.error:
             raw = binding.original.string
@@ -62,26 +62,28 @@ def parse_env_text(text: str, source: str, environ: Mapping[str, str]) -> dict[s
             if binding.key in environ:
                 values[binding.key] = environ[binding.key]
             continue
-        values[binding.key] = _expand(binding, lookup, source)
+        values[binding.key] = _expand(binding.original, binding.value, lookup, source)
     return values
 
 
-def _expand(binding, lookup: Mapping[str, str], source: str) -> str:
-    raw_value = binding.original.string.split("=", 1)[1].lstrip()
+def _expand(original: Original, value: str, lookup: Mapping[str, str], source: str) -> str:
+    """``value`` parsed from the line ``original``, interpolated unless it is single-quoted."""
+    raw_value = original.string.split("=", 1)[1].lstrip()
     if raw_value.startswith("'"):
-        return binding.value  # single-quoted: literal
+        return value  # single-quoted: literal
     try:
-        return interpolate_string(binding.value, lookup)
+        return interpolate_string(value, lookup)
     except InterpolationError as exc:
-        raise EnvFileError(f"{source}:{binding.original.line}: {exc}") from None
+        raise EnvFileError(f"{source}:{original.line}: {exc}") from None
 
 
-def parse_bool(name: str, value: str) -> bool:
-    """Parse a boolean flag such as LOW_VRAM with the spellings avops and the engines accept."""
-    lowered = value.strip().lower()
-    if lowered in TRUE_SPELLINGS:
-        return True
-    if lowered in FALSE_SPELLINGS:
-        return False
-    accepted = "/".join(TRUE_SPELLINGS + FALSE_SPELLINGS)
-    raise ConfigError(f"{name}={value!r} is not a boolean; accepted values: {accepted}")
+def parse_bool(name: str, value: object) -> bool:
+    """Parse a boolean flag such as LOW_VRAM with the rule the worker uses (``engines.flags``);
+    a bad spelling is a ``ConfigError`` naming the variable and the accepted spellings."""
+    from engines.flags import ACCEPTED_BOOLS
+    from engines.flags import parse_bool as parse_flag
+
+    try:
+        return parse_flag(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a boolean; accepted values: {ACCEPTED_BOOLS}") from None

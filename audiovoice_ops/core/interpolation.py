@@ -65,18 +65,17 @@ def _matching_brace(text: str, open_at: int) -> int:
 
 def _apply_operator(name: str, op: str | None, arg: str, environ: Mapping[str, str], depth: int) -> str:
     value = environ.get(name)
-    # With a colon, an empty value counts as unset (POSIX shell semantics, as in Compose).
-    unset = value is None or (op is not None and op.startswith(":") and value == "")
     kind = op[-1] if op else None
-    if kind == "-":
-        return interpolate_string(arg, environ, depth + 1) if unset else value
-    if kind == "?":
-        if unset:
+    # With a colon, an empty value counts as unset (POSIX shell semantics, as in Compose).
+    if value is None or (op is not None and op.startswith(":") and value == ""):
+        if kind == "-":
+            return interpolate_string(arg, environ, depth + 1)
+        if kind == "?":
             raise InterpolationError(f"required variable {name} is missing a value: {arg or 'not set'}")
-        return value
+        return ""
     if kind == "+":
-        return "" if unset else interpolate_string(arg, environ, depth + 1)
-    return value or ""
+        return interpolate_string(arg, environ, depth + 1)
+    return value
 
 
 def interpolate_tree(node: Any, environ: Mapping[str, str], path: str = "") -> Any:

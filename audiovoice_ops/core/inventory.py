@@ -19,6 +19,8 @@ from audiovoice_ops.core.stack import Stack
 if TYPE_CHECKING:
     import docker
 
+    from audiovoice_ops.core.project import Project
+
 
 @dataclass
 class Squatter:
@@ -51,7 +53,10 @@ def project_containers(client: docker.DockerClient, project: str) -> list[Contai
     return sorted(views, key=lambda c: (c.service or "", c.number, c.name))
 
 
-def take_inventory(client: docker.DockerClient, stack: Stack) -> Inventory:
+def read_inventory(project: Project) -> Inventory:
+    """One reading of the engine; commands get it through ``project.inventory`` (read once) and
+    ``project.refresh_inventory()`` (after a change)."""
+    client, stack = project.client, project.stack
     inventory = Inventory(services={name: [] for name in stack.services})
     for view in project_containers(client, stack.project):
         if view.oneoff:
@@ -60,15 +65,23 @@ def take_inventory(client: docker.DockerClient, stack: Stack) -> Inventory:
             inventory.services[view.service].append(view)
         else:
             inventory.orphans.append(view)
-    inventory.squatters = find_squatters(client, stack)
+    inventory.squatters = find_squatters(project)
     return inventory
 
 
-def find_squatters(client: docker.DockerClient, stack: Stack) -> list[Squatter]:
+def take_inventory(client: docker.DockerClient, stack: Stack) -> Inventory:
+    """Kept for ``core/up.py`` while it moves to the Project: use ``project.inventory``."""
+    from audiovoice_ops.core.project import Project
+
+    return read_inventory(Project.attach(client, stack))
+
+
+def find_squatters(project: Project) -> list[Squatter]:
+    stack = project.stack
     reserved = {svc.container_name: name for name, svc in stack.services.items() if svc.container_name}
     prefixes = (f"{stack.project}-", f"{stack.project}_")
     squatters = []
-    for summary in client.api.containers(all=True):
+    for summary in project.client.api.containers(all=True):
         if (summary.get("Labels") or {}).get(L.PROJECT) == stack.project:
             continue
         for name in (n.lstrip("/") for n in summary.get("Names") or []):

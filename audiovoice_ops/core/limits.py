@@ -8,6 +8,13 @@ memory and minutes.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from audiovoice_ops.core.errors import AvopsError
+
 MAX_COMPOSE_FILE_BYTES = 1024 * 1024  # 1 MiB of YAML
 MAX_ENV_FILE_BYTES = 1024 * 1024  # 1 MiB of KEY=VALUE lines (about 10,000 variables)
 MAX_YAML_NODES = 100_000  # nodes after alias expansion: bounds what one alias can multiply into
@@ -24,7 +31,7 @@ def describe_bytes(count: int) -> str:
     return f"{count} bytes"
 
 
-def read_limited(path, limit: int, what: str, error_type: type[Exception]) -> bytes:
+def read_limited(path: Path, limit: int, what: str, error_type: type[AvopsError]) -> bytes:
     """The bytes of ``path``, or ``error_type`` naming the file and the limit when it is larger.
 
     Reads at most ``limit + 1`` bytes, so a huge (or endless, like /dev/zero) file costs nothing.

@@ -59,7 +59,7 @@ def _read(client, view: ContainerView, tail: int | None, timestamps: bool, out: 
                 out.put((view.name, line.decode(errors="replace")))
         if pending:
             out.put((view.name, pending.decode(errors="replace")))
-    except Exception:  # container removed while following: end this stream quietly
+    except Exception:  # noqa: BLE001  (container removed while following: end this stream quietly)
         pass
     finally:
         out.put(None)

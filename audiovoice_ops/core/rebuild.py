@@ -1,36 +1,36 @@
-"""``rebuild``: preconditions, cleanup (volumes kept), build without cache, pull what is missing,
-start in dependency order, wait for health, check one container per service.
+"""``rebuild``: build the images, then bring the stack to them, in one of two orders.
 
-The same steps as the old ``rebuild-audio-voice.sh``, minus its ``sleep 30``: readiness comes from
-Docker events. Safe to re-run after Ctrl-C: cleanup first removes whatever a broken run left.
+- Default, rolling (like ``docker compose up -d --build``): build every image first, in parallel,
+  while the old containers keep serving; a failed build ends the run with the stack untouched.
+  Then recreate, in dependency order, each service whose container is not already running the
+  current image and configuration: stop the old container with the service's
+  ``stop_grace_period`` (for the Celery worker a warm shutdown: the running job finishes; a job
+  that does not finish in time is redelivered, ``acks_late``), create and start the new one, and
+  wait for the conditions its dependents declare. The API is down for its own recreate and health
+  wait, never for a build.
+- ``clean=True``, the old script's order: clean up (volumes kept), then build and start at once:
+  builds run in parallel, and services that need no build start (and become healthy) meanwhile;
+  each built service starts when its image exists and its dependencies meet their conditions.
+
+Readiness comes from Docker events, never a sleep. Safe to re-run after Ctrl-C: the rolling path
+recreates whatever is missing or stale, the clean path removes whatever a broken run left.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import threading
+from typing import Any, cast
 
-from audiovoice_ops.core.build import build_service, image_present, pull_image
-from audiovoice_ops.core.cleanup import execute_cleanup, plan_cleanup
+from audiovoice_ops.core import labels as L
+from audiovoice_ops.core.build import ImageJobs
+from audiovoice_ops.core.cleanup import Action, CleanupPlan, cleanup_plan, run_cleanup
 from audiovoice_ops.core.convergence import image_name
-from audiovoice_ops.core.envfile import parse_bool, read_env_file
-from audiovoice_ops.core.errors import ConfigError
+from audiovoice_ops.core.project import Project
 from audiovoice_ops.core.reporter import Reporter
 from audiovoice_ops.core.stack import Stack
 from audiovoice_ops.core.stack.dependencies import dependents_closure
-from audiovoice_ops.core.status import StatusReport, build_status
+from audiovoice_ops.core.status import StatusReport, project_status
 from audiovoice_ops.core.up import up_services
-
-if TYPE_CHECKING:
-    import docker
-
-
-def check_preconditions(stack: Stack, environ: dict[str, str]) -> bool:
-    """The old script's checks: ``.env`` exists and sets a valid LOW_VRAM. Returns LOW_VRAM."""
-    values = read_env_file(stack.env_file, environ)
-    if "LOW_VRAM" not in values:
-        raise ConfigError(f"LOW_VRAM is not set in {stack.env_file}",
-                          hint="add LOW_VRAM=true (GPUs with less than 6 GB) or LOW_VRAM=false")
-    return parse_bool("LOW_VRAM", values["LOW_VRAM"])
 
 
 def selected_services(stack: Stack, only: list[str] | None) -> list[str]:
@@ -43,25 +43,92 @@ def selected_services(stack: Stack, only: list[str] | None) -> list[str]:
     return [name for name in stack.startup_order if name in closure]
 
 
-def rebuild(client: docker.DockerClient, stack: Stack, reporter: Reporter, *, services: list[str] | None,
-            nocache: bool, gpus: str, timeout: float, force: bool = False) -> StatusReport:
-    targets = selected_services(stack, services)
-    scope = None if not services else targets
+def rebuild(project: Project, reporter: Reporter, *, services: list[str] | None, nocache: bool, gpus: str,
+            timeout: float, force: bool = False, clean: bool = False) -> StatusReport:
+    targets = selected_services(project.stack, services)
+    # Build threads report while the main thread starts services.
+    reporter = cast(Reporter, SerializedReporter(reporter))
+    run = clean_rebuild if clean else rolling_rebuild
+    run(project, reporter, targets, scoped=bool(services), nocache=nocache, gpus=gpus, timeout=timeout, force=force)
+    project.refresh_inventory()
+    return project_status(project)
 
+
+def rolling_rebuild(project: Project, reporter: Reporter, targets: list[str], *, scoped: bool, nocache: bool,
+                    gpus: str, timeout: float, force: bool) -> None:
+    plan = cleanup_plan(project, services=targets, force=force)
+    if plan.refused:
+        run_cleanup(project, plan)  # raises Refused, touching nothing
+    reporter.phase("build (the running stack keeps serving)")
+    image_jobs(project, reporter, targets, nocache).wait_all()
+    stale = [service for service in targets if not up_to_date(project, service)]
+    reporter.phase("recreate" if stale else "recreate: every container runs the current image and config")
+
+    def replace(service: str) -> None:
+        old = cleanup_plan(project, services=[service], force=True)  # stop_grace_period: a warm shutdown
+        if old.containers:
+            reporter.cleaned(run_cleanup(project, old))
+
+    up_services(project.client, project.stack, stale, gpus=gpus, timeout=timeout, warn=reporter.warn,
+                on_started=reporter.started, before_start=replace)
+    if not scoped:  # like the clean path, whose cleanup is limited to the chosen services too
+        remove_leftovers(project, reporter)
+
+
+def clean_rebuild(project: Project, reporter: Reporter, targets: list[str], *, scoped: bool, nocache: bool,
+                  gpus: str, timeout: float, force: bool) -> None:
     reporter.phase("cleanup")
-    plan = plan_cleanup(client, stack, services=scope)
-    reporter.cleaned(execute_cleanup(client, stack, plan, force=force))
+    reporter.cleaned(run_cleanup(project, cleanup_plan(project, services=targets if scoped else None, force=force)))
+    project.refresh_inventory()
+    reporter.phase("build and start")
+    jobs = image_jobs(project, reporter, targets, nocache)
+    up_services(project.client, project.stack, targets, gpus=gpus, timeout=timeout, warn=reporter.warn,
+                on_started=reporter.started, before_start=jobs.ready, ready_first=jobs.is_ready)
 
-    reporter.phase("build")
-    for service in targets:
-        if stack.service(service).build:
-            image_id = build_service(client, stack, service, nocache=nocache,
-                                     on_progress=reporter.build_progress, on_line=reporter.build_line)
-            reporter.build_done(service, image_id)
-        elif not image_present(client, image_name(stack, service)):
-            name = image_name(stack, service)
-            pull_image(client, name, on_status=lambda status, n=name: reporter.pull_status(n, status))
 
-    reporter.phase("start")
-    up_services(client, stack, targets, gpus=gpus, timeout=timeout, warn=reporter.warn, on_started=reporter.started)
-    return build_status(client, stack)
+def image_jobs(project: Project, reporter: Reporter, targets: list[str], nocache: bool) -> ImageJobs:
+    return ImageJobs(project.client, project.stack, targets, nocache=nocache, on_progress=reporter.build_progress,
+                     on_line=reporter.build_line, on_built=reporter.build_done, on_pull_status=reporter.pull_status)
+
+
+def up_to_date(project: Project, service: str) -> bool:
+    """One running, not unhealthy container, made from the service's current image and configuration
+    (Compose's config hash): recreating it would change nothing, so the rolling path keeps it serving."""
+    containers = project.inventory.services.get(service) or []
+    if len(containers) != 1 or not containers[0].running or containers[0].health == "unhealthy":
+        return False
+    container = containers[0]
+    current_image = project.client.api.inspect_image(image_name(project.stack, service))["Id"]
+    return (container.image_id == current_image
+            and container.labels.get(L.CONFIG_HASH) == project.stack.config_hash(service))
+
+
+def remove_leftovers(project: Project, reporter: Reporter) -> None:
+    """What the clean path's cleanup would have removed: containers of services no longer in the
+    file and ``run`` one-offs, then the project's built images no container uses any more (the
+    images the new builds replaced)."""
+    inventory = project.refresh_inventory()
+    leftovers = inventory.orphans + inventory.oneoffs
+    if leftovers:
+        plan = CleanupPlan(project=project.name, whole_project=False,
+                           containers=[Action("container", c.name, c.id) for c in leftovers])
+        reporter.cleaned(run_cleanup(project, plan))
+    project.client.api.prune_images(filters={"label": f"{L.BUILT_FOR_PROJECT}={project.name}", "dangling": True})
+
+
+class SerializedReporter:
+    """A reporter whose methods run one at a time: the front end's progress display is not
+    thread-safe, and build threads report while the main thread starts services."""
+
+    def __init__(self, reporter: Reporter):
+        self._reporter = reporter
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._reporter, name)
+
+        def serialized(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return method(*args, **kwargs)
+
+        return serialized

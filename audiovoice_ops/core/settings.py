@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,8 +44,9 @@ class AvopsSettings(BaseSettings):
         None, description="Read GPU data from a recorded JSON snapshot instead of NVML (tests, demos)")
 
 
-def load_settings(**overrides: object) -> AvopsSettings:
-    """Settings from the environment, with command-line overrides that are not None."""
+def load_settings(**overrides: Any) -> AvopsSettings:
+    """Settings from the environment, with command-line overrides that are not None (any type:
+    pydantic validates each against its field, a bad one is a ConfigError)."""
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
         settings = AvopsSettings(**given)

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+from typing import IO, cast
 from urllib.parse import urlsplit
 
 CHUNK = 64 * 1024
@@ -87,38 +88,40 @@ class SshTunnel:
             conn.close()
             return
         self._procs.append(proc)
-        threading.Thread(target=self._collect_stderr, args=(proc,), daemon=True).start()
-        upstream = threading.Thread(target=self._to_ssh, args=(conn, proc), daemon=True)
+        # Popen(stdin=PIPE, stdout=PIPE, stderr=PIPE) opens all three (typeshed types them Optional).
+        stdin, stdout, stderr = (cast(IO[bytes], pipe) for pipe in (proc.stdin, proc.stdout, proc.stderr))
+        threading.Thread(target=self._collect_stderr, args=(stderr,), daemon=True).start()
+        upstream = threading.Thread(target=self._to_ssh, args=(conn, stdin), daemon=True)
         upstream.start()
         try:
-            while chunk := os.read(proc.stdout.fileno(), CHUNK):
+            while chunk := os.read(stdout.fileno(), CHUNK):
                 conn.sendall(chunk)
         except OSError:
             pass
         finally:
             conn.close()
-            proc.stdout.close()
+            stdout.close()
             if proc.poll() is None:
                 proc.terminate()
             proc.wait()
 
     @staticmethod
-    def _to_ssh(conn: socket.socket, proc: subprocess.Popen) -> None:
+    def _to_ssh(conn: socket.socket, stdin: IO[bytes]) -> None:
         try:
             while chunk := conn.recv(CHUNK):
-                proc.stdin.write(chunk)
-                proc.stdin.flush()
+                stdin.write(chunk)
+                stdin.flush()
         except (OSError, ValueError):  # the client or ssh went away
             pass
         finally:
             try:
-                proc.stdin.close()
+                stdin.close()
             except OSError:
                 pass
 
-    def _collect_stderr(self, proc: subprocess.Popen) -> None:
-        for raw in proc.stderr:
+    def _collect_stderr(self, stderr: IO[bytes]) -> None:
+        for raw in stderr:
             line = raw.decode(errors="replace").strip()
             if line:
                 self.last_error = line
-        proc.stderr.close()
+        stderr.close()

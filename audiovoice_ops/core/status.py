@@ -6,11 +6,9 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from audiovoice_ops.core.containers import ContainerView
-from audiovoice_ops.core.inventory import Inventory, take_inventory
-from audiovoice_ops.core.stack import Stack
 
 if TYPE_CHECKING:
-    import docker
+    from audiovoice_ops.core.project import Project
 
 
 @dataclass
@@ -70,8 +68,9 @@ class StatusReport:
         }
 
 
-def build_status(client: docker.DockerClient, stack: Stack, inventory: Inventory | None = None) -> StatusReport:
-    inventory = inventory or take_inventory(client, stack)
+def project_status(project: Project) -> StatusReport:
+    """The report on ``project.inventory`` as last read (refresh it first after a change)."""
+    stack, inventory = project.stack, project.inventory
     report = StatusReport(project=stack.project, compose_file=str(stack.compose_file))
     for service, views in inventory.services.items():
         gpu_requested = bool(stack.service(service).gpu_devices)

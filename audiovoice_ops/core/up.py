@@ -18,16 +18,13 @@ from audiovoice_ops.core.inventory import take_inventory
 from audiovoice_ops.core.resources import ensure_networks, ensure_volumes
 from audiovoice_ops.core.stack import Stack
 from audiovoice_ops.core.wait import EventWatch, Target
+from audiovoice_ops.gpu.toolkit import GPU_DRIVER_ERROR, TOOLKIT_HINT, lacks_gpu_driver
 
 if TYPE_CHECKING:
     import docker
 
 CONDITION_TARGET = {"service_healthy": "ready", "service_started": "started",
                     "service_completed_successfully": "completed"}
-GPU_DRIVER_ERROR = "could not select device driver"
-TOOLKIT_HINT = ("install the NVIDIA Container Toolkit on the Docker host and restart dockerd "
-                "(https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/), "
-                "or run with --gpus auto (CPU fallback) / --gpus off")
 
 
 @dataclass
@@ -42,19 +39,41 @@ Warn = Callable[[str], None]
 
 
 def up_services(client: docker.DockerClient, stack: Stack, services: list[str], gpus: str, timeout: float,
-                warn: Warn, on_started: Callable[[Started], None] | None = None) -> list[Started]:
-    order = [name for name in stack.startup_order if name in services]
+                warn: Warn, on_started: Callable[[Started], None] | None = None, *,
+                before_start: Callable[[str], None] | None = None,
+                ready_first: Callable[[str], bool] | None = None) -> list[Started]:
+    """Start ``services`` in dependency order; ``before_start(service)`` runs once the service's
+    dependencies meet their conditions, right before its container is created (rebuild waits
+    there for the service's image, or stops the container it replaces). ``ready_first`` picks,
+    among the services whose dependencies come earlier, those to start first (images ready)."""
+    order = start_order(stack, services, ready_first or (lambda _service: True))
     ensure_networks(client, stack, order)
     ensure_volumes(client, stack, order)
     started: dict[str, Started] = {}
     with EventWatch(client, stack.project) as watch:
         for service in order:
             watch.wait(_dependency_targets(client, stack, service, started), timeout)
+            if before_start:
+                before_start(service)
             started[service] = start_service(client, stack, service, gpus, warn)
             if on_started:
                 on_started(started[service])
         watch.wait([Target(s.container_id, s.name) for s in started.values()], timeout)
     return list(started.values())
+
+
+def start_order(stack: Stack, services: list[str], ready_first: Callable[[str], bool]) -> list[str]:
+    """A dependency order of ``services`` (dependencies outside them must be up already) that takes,
+    at each step, the first service of the compose order whose dependencies are placed, preferring
+    one ``ready_first`` accepts: a service that needs no build is not queued behind one that does."""
+    pending = [name for name in stack.startup_order if name in services]
+    order: list[str] = []
+    while pending:
+        placeable = [name for name in pending if not set(stack.service(name).depends_on) & set(pending)]
+        pick = next((name for name in placeable if ready_first(name)), placeable[0])
+        order.append(pick)
+        pending.remove(pick)
+    return order
 
 
 def _dependency_targets(client, stack: Stack, service: str, started: dict[str, Started]) -> list[Target]:
@@ -89,7 +108,7 @@ def start_service(client: docker.DockerClient, stack: Stack, service: str, gpus:
         return Started(service, container_id, name, gpu=wants_gpu)
     except APIError as exc:
         reason = exc.explanation or str(exc)
-        if not (wants_gpu and GPU_DRIVER_ERROR in reason):
+        if not (wants_gpu and lacks_gpu_driver(reason)):
             raise OperationFailed(f"starting {name} failed: {reason}") from None
     client.api.remove_container(container_id, force=True)
     if gpus == "on":

@@ -47,7 +47,7 @@ class EventWatch:
         try:
             for event in self._stream:
                 self._events.put(event)
-        except Exception:  # the stream is closed under us on exit; nothing to report
+        except Exception:  # noqa: BLE001  (the stream is closed under us on exit; nothing to report)
             pass
 
     def next_event(self, timeout: float) -> dict | None:
@@ -59,7 +59,7 @@ class EventWatch:
     def close(self) -> None:
         try:
             self._stream.close()
-        except Exception:
+        except Exception:  # noqa: BLE001  (closing a stream the engine already dropped: nothing to undo)
             pass
 
     def __enter__(self) -> EventWatch:
@@ -82,9 +82,9 @@ class EventWatch:
                 if time.monotonic() >= deadline:
                     self._fail_timeout(pending.values(), timeout)
                 continue
-            target = pending.get(event.get("id") or event.get("Actor", {}).get("ID", ""))
-            if target and _relevant(event) and self._settled(target, self._view(target)):
-                del pending[target.container_id]
+            changed = pending.get(event.get("id") or event.get("Actor", {}).get("ID", ""))
+            if changed and _relevant(event) and self._settled(changed, self._view(changed)):
+                del pending[changed.container_id]
         return time.monotonic() - started
 
     def _view(self, target: Target) -> ContainerView:

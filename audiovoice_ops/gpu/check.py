@@ -19,21 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 from audiovoice_ops.core import labels as L
 from audiovoice_ops.core.errors import ExitCode
+from audiovoice_ops.gpu.toolkit import TOOLKIT_FIX, lacks_gpu_driver
 from audiovoice_ops.gpu.types import GpuSnapshot
+from engines.cuda_check import FP16_MIN_CC, SMALL_GPU_GB  # the worker's own rule (stdlib-only module)
 
 if TYPE_CHECKING:
     import docker
 
-    from audiovoice_ops.core.stack import Stack
+    from audiovoice_ops.core.project import Project
 
-SMALL_GPU_GB = 6.0  # below this the seed recommends LOW_VRAM=true (same rule as engines.cuda_check)
-FP16_MIN_CC = (7, 0)
-TOOLKIT_FIX = ("install the NVIDIA Container Toolkit on the Docker host and restart dockerd "
-               "(sudo apt-get install nvidia-container-toolkit && sudo nvidia-ctk runtime configure "
-               "--runtime=docker && sudo systemctl restart docker)")
 PROBE_LABEL = f"{L.AVOPS_PREFIX}.probe"
 CUDA_CHECK_CMD = ["python", "-m", "engines.cuda_check", "--json"]
-WORKER_NAMES = ("celery", "worker")
 
 
 @dataclass
@@ -105,11 +101,12 @@ def recommend(snapshot: GpuSnapshot, env_low_vram: str | None) -> Layer:
     if env_low_vram is None:
         return Layer("recommendation", "warn", f"{why}; LOW_VRAM is not set in .env",
                      f"set LOW_VRAM={'true' if low_vram else 'false'} in .env, then avops restart", details)
+    from audiovoice_ops.core.envfacts import LOW_VRAM
     from audiovoice_ops.core.envfile import parse_bool
     from audiovoice_ops.core.errors import ConfigError
 
     try:
-        configured = parse_bool("LOW_VRAM", env_low_vram)
+        configured = parse_bool(LOW_VRAM, env_low_vram)
     except ConfigError as exc:
         return Layer("recommendation", "warn", f"{why}; {exc.message}", "fix LOW_VRAM in .env", details)
     if configured != low_vram:
@@ -162,7 +159,7 @@ def check_engine(client: docker.DockerClient | None, preferred_images: list[str]
     except APIError as exc:
         text = str(exc.explanation or exc)
         details["error"] = text
-        if "could not select device driver" in text:
+        if lacks_gpu_driver(text):
             return Layer("engine", "fail", f"engine cannot pass GPUs to containers: {text.strip()}",
                          TOOLKIT_FIX, details)
         if "nvidia-container-cli" in text or "nvidia" in text.lower():
@@ -170,7 +167,7 @@ def check_engine(client: docker.DockerClient | None, preferred_images: list[str]
                          "the NVIDIA Container Toolkit is installed but failed; check the host driver "
                          "(nvidia-smi) and `nvidia-container-cli info`", details)
         return Layer("engine", "warn", f"GPU probe inconclusive: {_first_line(text)}", None, details)
-    except Exception as exc:  # a timeout waiting for the probe, a broken connection
+    except Exception as exc:  # noqa: BLE001  (a timeout waiting for the probe, a broken connection)
         details["error"] = str(exc)
         return Layer("engine", "warn", f"GPU probe inconclusive: {type(exc).__name__}: {_first_line(str(exc))}",
                      None, details)
@@ -184,40 +181,22 @@ def check_engine(client: docker.DockerClient | None, preferred_images: list[str]
 def remove_quietly(client: docker.DockerClient, container_id: str) -> None:
     try:
         client.api.remove_container(container_id, force=True)
-    except Exception:
+    except Exception:  # noqa: BLE001  (cleanup of the probe must not hide the check's result)
         pass
 
 
 # ---------------------------------------------------------------------------- container
-def worker_service(stack: Stack | None, explicit: str | None = None) -> str | None:
-    """The worker: ``explicit``, else ``celery``/``worker``, else the first service reserving a GPU."""
-    if stack is None:
-        return explicit
-    if explicit:
-        stack.service(explicit)  # unknown: a clear error
-        return explicit
-    for name in WORKER_NAMES:
-        if name in stack.services:
-            return name
-    for name, service in stack.services.items():
-        if service.gpu_devices:
-            return name
-    return None
-
-
-def check_container(client: docker.DockerClient | None, stack: Stack | None, service: str | None,
-                    host_has_gpu: bool) -> Layer:
-    if stack is None:
+def check_container(project: Project | None, host_has_gpu: bool) -> Layer:
+    if project is None:
         return Layer("container", "skipped", "no compose file loaded: cannot find the worker",
                      "run from the repository root or set AVOPS_COMPOSE_FILE")
+    service, client = project.worker, project.client_or_none()
     if service is None:
         return Layer("container", "skipped", "no worker service found in the compose file",
                      "name it with --service")
     if client is None:
         return Layer("container", "skipped", "Docker Engine unreachable", "start dockerd or set DOCKER_HOST")
-    from audiovoice_ops.core.inventory import take_inventory
-
-    views = [v for v in take_inventory(client, stack).services.get(service, []) if v.running]
+    views = [v for v in project.inventory.services.get(service, []) if v.running]
     if not views:
         return Layer("container", "skipped", f"service {service!r} has no running container",
                      f"start the stack (avops rebuild --service {service})", {"service": service})
@@ -227,7 +206,7 @@ def check_container(client: docker.DockerClient | None, stack: Stack | None, ser
         result = client.api.exec_create(view.id, CUDA_CHECK_CMD, stdout=True, stderr=True, environment={"PYTHONWARNINGS": "ignore"})
         output = client.api.exec_start(result["Id"], demux=True)
         code = client.api.exec_inspect(result["Id"]).get("ExitCode")
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  (any failure to exec is this layer's verdict)
         return Layer("container", "fail", f"cannot exec in {view.name}: {_first_line(str(exc))}", None, details)
     stdout = (output[0] or b"").decode(errors="replace") if output else ""
     stderr = (output[1] or b"").decode(errors="replace") if output else ""
@@ -267,15 +246,15 @@ def _first_line(text: str) -> str:
     return lines[0] if lines else ""
 
 
-def run_check(snapshot: GpuSnapshot, client: docker.DockerClient | None, stack: Stack | None,
-              service: str | None, env_low_vram: str | None, probe_engine: bool = True) -> GpuCheckReport:
+def run_check(snapshot: GpuSnapshot, client: docker.DockerClient | None, project: Project | None,
+              env_low_vram: str | None, probe_engine: bool = True) -> GpuCheckReport:
+    """``project`` (None: no compose file) names the worker and shares ``client``."""
     from audiovoice_ops.core.convergence import image_name
 
     host = check_host(snapshot)
-    worker = worker_service(stack, service)
-    preferred = [image_name(stack, worker)] if stack is not None and worker else []
+    preferred = [image_name(project.stack, project.worker)] if project is not None and project.worker else []
     engine = (check_engine(client, preferred) if probe_engine
               else Layer("engine", "skipped", "engine probe disabled (--no-engine-probe)"))
-    container = check_container(client, stack, worker, host.status == "pass")
+    container = check_container(project, host.status == "pass")
     return GpuCheckReport(host=host, recommendation=recommend(snapshot, env_low_vram), engine=engine,
                           container=container, snapshot=snapshot)

@@ -71,7 +71,7 @@ class ContainerResolver:
         if container_id:
             ref = self._ref(container_id)
         elif self.client is not None:
-            ref = self._from_top(pid)
+            ref = self._from_top(self.client, pid)
         self._by_pid[pid] = ref
         return ref
 
@@ -94,21 +94,21 @@ class ContainerResolver:
                 labels = (attrs.get("Config") or {}).get("Labels") or {}
                 ref = ContainerRef(id=container_id, name=attrs.get("Name", "").lstrip("/") or ref.name,
                                    service=labels.get(L.SERVICE), project=labels.get(L.PROJECT))
-            except Exception:  # NotFound (gone), or the engine went away: keep the short id
+            except Exception:  # noqa: BLE001  (NotFound (gone), or the engine went away: keep the short id)
                 pass
         self._by_id[container_id] = ref
         return ref
 
-    def _from_top(self, pid: int) -> ContainerRef | None:
+    def _from_top(self, client: docker.DockerClient, pid: int) -> ContainerRef | None:
         """Ask each running container for its host PIDs (``docker top``)."""
         try:
-            running = self.client.api.containers()
-        except Exception:
+            running = client.api.containers()
+        except Exception:  # noqa: BLE001  (the engine went away: the PID stays unattributed)
             return None
         for summary in running:
             try:
-                top = self.client.api.top(summary["Id"])
-            except Exception:
+                top = client.api.top(summary["Id"])
+            except Exception:  # noqa: BLE001  (the container stopped meanwhile: ask the next one)
                 continue
             titles = [t.upper() for t in top.get("Titles") or []]
             column = titles.index("PID") if "PID" in titles else 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from audiovoice_ops.gpu.types import GpuInfo, GpuProcess, GpuSnapshot
@@ -74,7 +75,7 @@ class NvmlSession:
             return False
         try:
             pynvml.nvmlInit()
-        except Exception as exc:  # NVMLError subclasses, or OSError from a broken library
+        except Exception as exc:  # noqa: BLE001  (NVMLError subclasses, or OSError from a broken library)
             self.error = describe_init_error(exc)
             return False
         self._started = True
@@ -85,7 +86,7 @@ class NvmlSession:
         if self._started:
             try:
                 _nvml().nvmlShutdown()
-            except Exception:
+            except Exception:  # noqa: BLE001  (closing is best effort: the snapshots are taken already)
                 pass
             self._started = False
 
@@ -155,7 +156,7 @@ class NvmlSession:
         pynvml = _nvml()
         found: dict[int, GpuProcess] = {}
         for query in (pynvml.nvmlDeviceGetComputeRunningProcesses, pynvml.nvmlDeviceGetGraphicsRunningProcesses):
-            for proc in self._optional(lambda q=query: q(handle)) or []:
+            for proc in self._optional(partial(query, handle)) or []:
                 used = getattr(proc, "usedGpuMemory", None)
                 mib = round(used / MIB, 1) if isinstance(used, int) and used < 2**63 else None
                 if proc.pid not in found:

@@ -5,7 +5,7 @@ tests and demos). Either way each reading gets its processes mapped to container
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from audiovoice_ops.gpu.containers import ContainerResolver
 from audiovoice_ops.gpu.types import GpuSnapshot, load_snapshot
@@ -13,13 +13,15 @@ from audiovoice_ops.gpu.types import GpuSnapshot, load_snapshot
 if TYPE_CHECKING:
     import docker
 
+    from audiovoice_ops.gpu.nvml import NvmlSession
+
 
 class GpuSource:
     def __init__(self, snapshot_file: Path | None = None, client: docker.DockerClient | None = None,
                  proc_root: str = "/proc"):
         self.snapshot_file = snapshot_file
         self.resolver = ContainerResolver(client, proc_root)
-        self._session = None
+        self._session: NvmlSession | None = None
         if snapshot_file is None:
             from audiovoice_ops.gpu.nvml import NvmlSession
 
@@ -33,7 +35,8 @@ class GpuSource:
             snap = load_snapshot(self.snapshot_file)
             snap.timestamp = snap.timestamp or time.time()
         else:
-            snap = self._session.snapshot()
+            # __init__ opened a session: there is no snapshot file.
+            snap = cast("NvmlSession", self._session).snapshot()
         return self.resolver.annotate(snap)
 
     def close(self) -> None:
@@ -48,11 +51,13 @@ class GpuSource:
 
 
 def optional_docker(settings) -> docker.DockerClient | None:
-    """A Docker client, or None when no engine answers (GPU views still work without names)."""
+    """A Docker client, or None when no engine answers (GPU views still work without names).
+
+    For commands without a stack; those with one use ``Project.client_or_none()``."""
     from audiovoice_ops.core.dockerclient import connect
     from audiovoice_ops.core.errors import DockerUnavailable
 
     try:
-        return connect(settings.docker_host, timeout=10)
+        return connect(settings.docker_host)
     except DockerUnavailable:
         return None

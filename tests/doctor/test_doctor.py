@@ -258,3 +258,18 @@ def test_root_container_warns(project):
     assert root["status"] == "warn" and f"{project.name}-celery" in root["reason"]
     assert f"{project.name}-redis" not in root["reason"]
     assert code == 0  # a warning does not fail the doctor
+
+
+@pytest.mark.parametrize("stats, age, check_id, fix", [
+    (vram_stats(low_vram=True), 300.0, "api.vram", "avops logs tts"),
+    (vram_stats(low_vram=True, models=[dict(key="f5tts", device="cuda", size_mb=2300.0, parked=False, in_use=0,
+                                            last_used_s_ago=5.0)], allocated_mb=2300.0),
+     0.5, "vram.baseline", "avops logs tts"),
+    (vram_stats(low_vram=True, allocated_mb=900.0), 0.5, "vram.baseline", "avops restart tts"),
+])
+def test_fix_texts_name_the_worker_service(project, gpu_snapshot, stats, age, check_id, fix):
+    """The worker is found by its GPU reservation when it is not called celery: fixes name it."""
+    edit_compose(project, lambda d: d["services"].update(tts=d["services"].pop("celery")))
+    with FakeApi(stats, age_seconds=age) as api:
+        _, _, checks = doctor(project, api_url=api.url, snapshot=gpu_snapshot)
+    assert fix in checks[check_id]["fix"] and "celery" not in checks[check_id]["fix"], checks[check_id]

@@ -1,11 +1,13 @@
 """A real HTTP server on a free local port standing in for the audio-voice API's ``/health`` and
-``/admin/vram`` (the contract: ``{"vram": VramManager.stats(), "timestamp": ..., "age_seconds": ...}``)."""
+``/admin/vram`` (the contract: ``engines.contracts.VramResponse``, ``{"vram": VramManager.stats(),
+"timestamp": <UTC ISO>, "age_seconds": ...}``)."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -43,7 +45,8 @@ class FakeApi:
                 elif self.path == "/voices":
                     self._send(200, {"voices": api.voices})
                 elif self.path == "/admin/vram":
-                    self._send(200, {"vram": api.stats, "timestamp": time.time() - api.age_seconds,
+                    published = datetime.fromtimestamp(time.time() - api.age_seconds, timezone.utc)
+                    self._send(200, {"vram": api.stats, "timestamp": published.isoformat(),
                                      "age_seconds": api.age_seconds})
                 else:
                     self._send(404, {"detail": "Not Found"})

@@ -137,3 +137,25 @@ def test_anonymous_volumes_go_with_their_container_named_ones_stay(build_project
     assert code == 0
     assert not docker_client.api.volumes(filters={"name": anonymous}).get("Volumes")
     docker_client.api.inspect_volume(f"{build_project.name}_data")  # users' data kept
+
+
+def test_squatter_policy_is_decided_in_core(project, docker_client):
+    """The plan itself says a squatter refuses the run (the command only renders it): the refusal
+    is a foreign-container action of its own, never mixed into the volumes, and carrying the plan
+    out raises ``Refused`` before touching anything."""
+    from audiovoice_ops.core.cleanup import cleanup_plan, run_cleanup
+    from audiovoice_ops.core.errors import Refused
+    from audiovoice_ops.core.project import Project
+
+    project.up()
+    project.foreign_container(f"{project.name}-intruder")
+    subject = Project.attach(docker_client, project.stack())
+    plan = cleanup_plan(subject)
+    assert plan.refused and {a.kind for a in plan.volumes} <= {"volume"}
+    assert [(a.kind, a.name, a.outcome) for a in plan.foreign] == [("container", f"{project.name}-intruder", "refused")]
+    with pytest.raises(Refused, match="squat"):
+        run_cleanup(subject, plan)
+    assert all(a.outcome == "planned" for a in plan.containers)
+    assert len(docker_client.api.containers(filters={"label": f"com.docker.compose.project={project.name}"})) == 2
+    forced = cleanup_plan(subject, force=True)
+    assert not forced.refused and not forced.foreign and forced.squatters

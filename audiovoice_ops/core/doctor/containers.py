@@ -6,17 +6,16 @@ from audiovoice_ops.core.doctor.report import FAIL, PASS, SKIPPED, WARN, Check
 from audiovoice_ops.core.doctor.sources import Sources
 
 
-def _docker_down(id: str, group: str, title: str, src: Sources) -> Check | None:
-    if src.inventory is None:
-        return Check(id, group, title, FAIL, f"Docker Engine unreachable: {src.docker_error}",
-                     "start dockerd or point DOCKER_HOST at the engine")
-    return None
+def _docker_down(id: str, group: str, title: str, src: Sources) -> Check:
+    """The failed check when there is no inventory (``src.inventory`` is None)."""
+    return Check(id, group, title, FAIL, f"Docker Engine unreachable: {src.docker_error}",
+                 "start dockerd or point DOCKER_HOST at the engine")
 
 
 def check_containers(src: Sources) -> Check:
     title = "exactly one container per service"
-    if (down := _docker_down("containers.count", "containers", title, src)) is not None:
-        return down
+    if src.inventory is None:
+        return _docker_down("containers.count", "containers", title, src)
     missing = [s for s, views in src.inventory.services.items() if not views]
     dupes = {s: [v.name for v in views] for s, views in src.inventory.services.items() if len(views) > 1}
     if missing or dupes:
@@ -29,8 +28,8 @@ def check_containers(src: Sources) -> Check:
 
 def check_health(src: Sources) -> Check:
     title = "all containers running and healthy"
-    if (down := _docker_down("containers.health", "containers", title, src)) is not None:
-        return down
+    if src.inventory is None:
+        return _docker_down("containers.health", "containers", title, src)
     views = [v for group in src.inventory.services.values() for v in group]
     if not views:
         return Check("containers.health", "containers", title, SKIPPED, "no containers")
@@ -49,8 +48,8 @@ def check_health(src: Sources) -> Check:
 
 def check_orphans(src: Sources) -> Check:
     title = "no orphan or foreign containers"
-    if (down := _docker_down("containers.orphans", "containers", title, src)) is not None:
-        return down
+    if src.inventory is None:
+        return _docker_down("containers.orphans", "containers", title, src)
     found = [f"orphan {v.name} (service {v.service})" for v in src.inventory.orphans]
     found += [f"{s.name} ({s.reason})" for s in src.inventory.squatters]
     if found:
@@ -80,9 +79,9 @@ def check_env_drift(src: Sources) -> Check:
     from audiovoice_ops.core.drift import build_env_report
 
     title = "containers run the environment of compose file + .env"
-    if (down := _docker_down("env.drift", "low_vram", title, src)) is not None:
-        return down
-    report = build_env_report(src.client, src.stack)
+    if src.inventory is None:
+        return _docker_down("env.drift", "low_vram", title, src)
+    report = build_env_report(src.project)
     drifted = [s for s in report.services if s.drift]
     if drifted:
         what = "; ".join(f"{s.container}: {', '.join(d.key for d in s.drift)}" for s in drifted)

@@ -6,38 +6,25 @@ from typing import Any
 
 from audiovoice_ops.core.doctor.report import FAIL, PASS, SKIPPED, WARN, Check
 from audiovoice_ops.core.doctor.sources import Sources, api_reason
-from audiovoice_ops.core.errors import AvopsError
-
-
-def _as_bool(value: Any) -> bool | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return value
-    from audiovoice_ops.core.envfile import parse_bool
-
-    try:
-        return parse_bool("LOW_VRAM", str(value))
-    except AvopsError:
-        return None
+from audiovoice_ops.core.envfacts import low_vram_or_none
 
 
 def check_low_vram(src: Sources) -> Check:
     title = "LOW_VRAM agrees: .env, worker container, worker's mode"
     if src.worker is None:
         return Check("low_vram.agree", "low_vram", title, SKIPPED, "no worker service in the compose file")
-    values: dict[str, Any] = {".env": src.stack.effective_environment(src.worker).get("LOW_VRAM")}
+    values: dict[str, Any] = {".env": src.project.env.low_vram_raw}
     views = src.inventory.services.get(src.worker, []) if src.inventory else []
     running = [v for v in views if v.running]
     if running:
         values["container"] = running[0].env.get("LOW_VRAM")
     if src.stats is not None:
-        values["worker mode"] = src.stats.get("low_vram_mode")
+        values["worker mode"] = src.stats.low_vram_mode
     seen = ", ".join(f"{k}={'unset' if v is None else str(v).lower()}" for k, v in values.items())
     if len(values) == 1:
         return Check("low_vram.agree", "low_vram", title, SKIPPED,
                      f"{seen}; nothing to compare with (worker not running, API not answering)")
-    bools = {k: _as_bool(v) for k, v in values.items()}
+    bools = {k: low_vram_or_none(v) for k, v in values.items()}
     if len(set(bools.values())) > 1:
         return Check("low_vram.agree", "low_vram", title, FAIL, f"disagree: {seen}",
                      f"avops restart {src.worker} (recreates it with the .env value)")
@@ -52,13 +39,13 @@ def check_f5tts_cuda(src: Sources) -> Check:
     if src.stats is None:
         return Check("f5tts.cuda", "f5tts", title, SKIPPED, api_reason(src))
     stats = src.stats
-    f5 = [m for m in stats.get("resident_models") or [] if "f5" in str(m.get("key", "")).lower()]
-    device = stats.get("device")
-    if device != "cuda" or not stats.get("available", device == "cuda"):
+    f5_device = next((resident.device for resident in stats.resident_models if "f5" in resident.key.lower()), None)
+    device = stats.device
+    if device != "cuda" or not stats.available:
         return Check("f5tts.cuda", "f5tts", title, FAIL, f"the worker's engine device is {device!r} though the host has a GPU",
                      "avops check-gpu (driver, NVIDIA Container Toolkit, GPU reservation)")
-    if stats.get("cpu_fallbacks"):
-        return Check("f5tts.cuda", "f5tts", title, WARN, f"device cuda, but {stats['cpu_fallbacks']} CPU fallback(s) so far",
-                     "look for CUDA OOM in the worker logs (avops logs celery); consider LOW_VRAM=true")
-    where = f"; f5tts resident on {f5[0].get('device')}" if f5 else ""
+    if stats.cpu_fallbacks:
+        return Check("f5tts.cuda", "f5tts", title, WARN, f"device cuda, but {stats.cpu_fallbacks} CPU fallback(s) so far",
+                     f"look for CUDA OOM in the worker logs (avops logs {src.worker_or()}); consider LOW_VRAM=true")
+    where = f"; f5tts resident on {f5_device}" if f5_device else ""
     return Check("f5tts.cuda", "f5tts", title, PASS, f"worker device cuda{where}")

@@ -27,10 +27,10 @@ def check_unowned_voices(src: Sources) -> Check:
     voices = (src.voices.data or {}).get("voices") if src.voices.ok else None
     if not isinstance(voices, list):
         return result(WARN, src.voices.error or f"{src.voices.url}: answer has no `voices` list",
-                      "check the API service (avops logs api) and AVOPS_API_URL")
+                      f"check the API service (avops logs {src.api_or()}) and AVOPS_API_URL")
     if any("owner" not in v for v in voices):
         return result(WARN, "the API does not report voice owners",
-                      "update the API service (avops rebuild --service api)")
+                      f"update the API service (avops rebuild --service {src.api_or()})")
     unowned = [v for v in voices if not v["owner"]]
     if not unowned:
         return result(PASS, f"{len(voices)} voice(s), each owned by a key")

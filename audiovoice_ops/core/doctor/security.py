@@ -27,10 +27,10 @@ def check_api_auth(src: Sources) -> Check:
                      f"GET {probe.url} answered HTTP {probe.status} without a key: anyone who reaches "
                      "the API can clone voices and use the GPU",
                      "set API_KEYS and ADMIN_API_KEYS in .env (ALLOW_UNAUTHENTICATED=false), then "
-                     "avops restart api")
+                     f"avops restart {src.api_or()}")
     return Check("security.auth", "security", title, WARN,
                  f"GET {UNAUTH_PROBE} without a key: unexpected HTTP {probe.status} (expected 401)",
-                 "update the API service (avops rebuild --service api)")
+                 f"update the API service (avops rebuild --service {src.api_or()})")
 
 
 def _secret_values(env: dict[str, str]) -> list[str]:
@@ -86,7 +86,7 @@ def check_public_bind(src: Sources) -> Check:
         return Check("security.bind", "security", title, WARN,
                      f"published on a public interface: {', '.join(public)}",
                      "API_BIND_ADDRESS=127.0.0.1 in .env (a TLS reverse proxy for remote clients), "
-                     "then avops restart api")
+                     f"then avops restart {src.api_or()}")
     where = ", ".join(f"{name} {port.host_ip}:{port.published or port.target}" for name, port in published)
     return Check("security.bind", "security", title, PASS, where)
 

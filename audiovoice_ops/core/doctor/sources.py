@@ -5,19 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from audiovoice_ops.core.errors import AvopsError
-
 if TYPE_CHECKING:
     import docker
     from audiovoice_ops.core.apiclient import ApiClient, ApiResult
     from audiovoice_ops.core.inventory import Inventory
+    from audiovoice_ops.core.project import Project
     from audiovoice_ops.core.stack import Stack
     from audiovoice_ops.gpu.types import GpuSnapshot
+    from engines.contracts import VramStats
 
 
 DEFAULT_MAX_AGE_S = 30.0
 BASELINE_SLACK_MB = 256.0  # allocated VRAM tolerated in LOW_VRAM with no model on the GPU
-API_NAMES = ("api", "audio-voice-api")
 UNAUTH_PROBE = "/admin/vram"
 VOICES_PATH = "/voices"  # every voice with its owner, to an admin key
 KEY_VARIABLES = ("API_KEYS", "ADMIN_API_KEYS")
@@ -25,8 +24,7 @@ KEY_VARIABLES = ("API_KEYS", "ADMIN_API_KEYS")
 
 @dataclass
 class Sources:
-    stack: Stack
-    worker: str | None
+    project: Project
     client: docker.DockerClient | None = None
     docker_error: str | None = None
     inventory: Inventory | None = None
@@ -38,22 +36,36 @@ class Sources:
     voices: ApiResult | None = None  # GET /voices with the admin key (owners)
 
     @property
-    def stats(self) -> dict | None:
-        return self.vram.data["vram"] if self.vram is not None and self.vram.ok else None
+    def stack(self) -> Stack:
+        return self.project.stack
+
+    @property
+    def worker(self) -> str | None:
+        return self.project.worker
+
+    def worker_or(self, fallback: str = "SERVICE") -> str:
+        """The worker's name for fix texts (``avops logs NAME``); a placeholder when none is found."""
+        return self.project.worker or fallback
+
+    def api_or(self, fallback: str = "api") -> str:
+        """The API service's name for fix texts; the compose file's usual name when none is found."""
+        return self.project.api or fallback
+
+    @property
+    def stats(self) -> VramStats | None:
+        """The worker's VRAM stats (``engines.contracts``), None when /admin/vram did not answer them."""
+        return self.vram.parsed.vram if self.vram is not None and self.vram.ok else None
 
 
-def gather(stack: Stack, settings, worker: str | None, api: ApiClient | None, gpu: GpuSnapshot | None) -> Sources:
-    from audiovoice_ops.core.dockerclient import connect
-    from audiovoice_ops.core.inventory import take_inventory
-    from audiovoice_ops.gpu.check import worker_service
-
-    src = Sources(stack=stack, worker=worker_service(stack, worker), gpu=gpu)
-    try:
-        src.client = connect(settings.docker_host, timeout=30)
-        src.inventory = take_inventory(src.client, stack)
-    except AvopsError as exc:
-        src.client, src.docker_error = None, exc.message
-    src.api_expected = any(name in stack.services for name in API_NAMES) or "api_url" in settings.model_fields_set
+def gather(project: Project, settings, api: ApiClient | None, gpu: GpuSnapshot | None) -> Sources:
+    """Read every source once; the project's client and inventory are shared by all checks."""
+    src = Sources(project=project, gpu=gpu)
+    src.client = project.client_or_none()
+    if src.client is None:
+        src.docker_error = project.docker_error
+    else:
+        src.inventory = project.inventory
+    src.api_expected = project.api is not None or "api_url" in settings.model_fields_set
     if api is not None and src.api_expected:
         src.health, src.vram = api.health(), api.vram()
         src.unauthenticated = api.get(UNAUTH_PROBE, authenticated=False)
