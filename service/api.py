@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from service import errorhandlers, reaper
+from service import errorhandlers, metrics, reaper
 from service.auth import RequestGuard
 from service.jsonbody import StrictJsonRoute
 from service.redis_conn import get_redis
@@ -35,6 +35,7 @@ def create_app() -> FastAPI:
     app.router.route_class = StrictJsonRoute  # JSON bodies: RFC 8259 and valid Unicode only
     errorhandlers.install(app)
     app.add_middleware(RequestGuard)
+    metrics.install(app)  # /metrics, and its middleware outside the guard
     for router in ROUTERS:
         app.include_router(router)
     return app

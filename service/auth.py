@@ -24,15 +24,17 @@ import hmac
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Optional
+from typing import Mapping, Optional
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.settings import ServiceSettings, get_service_settings
 
-# Routes anyone may call: container healthchecks and the API's own documentation.
-PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+# Routes anyone may call: container healthchecks and the API's own documentation; /metrics
+# checks its own credential (an admin key or METRICS_TOKEN, which is no API key).
+PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
+                          "/metrics"})
 UPLOAD_PATHS = frozenset({"/voices/clone"})
 MULTIPART_OVERHEAD = 64 * 1024  # form fields and part headers around the audio file
 
@@ -148,7 +150,7 @@ def _bearer_from_scope(scope) -> Optional[str]:
 
 
 async def _send_error(send, path: str, status: int, message: str,
-                      headers: Optional[dict] = None) -> None:
+                      headers: Optional[Mapping[str, str]] = None) -> None:
     # The guard answers before the app's handlers run, so it speaks /v1's OpenAI shape itself.
     from service.errorhandlers import OPENAI_PREFIX, openai_error
 

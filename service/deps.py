@@ -9,6 +9,7 @@ from typing import Annotated, Iterator, Optional
 import redis
 from fastapi import Depends, HTTPException
 
+from service import backpressure, metrics
 from service import jobs as jobstore
 from service.auth import Principal, optional_principal, require_admin, require_client
 from service.ratelimit import RateLimiter
@@ -43,13 +44,25 @@ OptionalPrincipalDep = Annotated[Optional[Principal], Depends(optional_principal
 _limiter: Optional[RateLimiter] = None
 
 
-def submission_quota(principal: ClientDep, settings: SettingsDep) -> Iterator[Principal]:
+def queue_room(settings: SettingsDep) -> None:
+    """503 + Retry-After while the queue holds MAX_QUEUED_JOBS (service/backpressure.py)."""
+    try:
+        backpressure.check_room(get_redis(), settings.max_queued_jobs)
+    except backpressure.QueueFull as exc:
+        metrics.QUEUE_FULL.labels(exc.queue).inc()
+        raise
+    except redis.exceptions.RedisError as exc:  # the queue cannot be read: it cannot take work
+        raise jobstore.QueueUnavailable(exc) from exc
+
+
+def submission_quota(principal: ClientDep, settings: SettingsDep,
+                     _room: Annotated[None, Depends(queue_room)]) -> Iterator[Principal]:
     """One token of the caller's bucket per accepted job, clone or speech request; empty: 429.
 
     The token is taken before the request is handled (atomically in Redis, so concurrent
     requests cannot overdraw the bucket) and given back when the request fails in any way:
     bad JSON, a rejected field, an unknown voice, a non-audio upload, Redis down. Only
-    accepted work counts."""
+    accepted work counts; a full queue (``queue_room``) refuses before a token is taken."""
     global _limiter
     if settings.rate_limit_per_minute <= 0:
         yield principal
@@ -59,6 +72,7 @@ def submission_quota(principal: ClientDep, settings: SettingsDep) -> Iterator[Pr
                                settings.rate_limit_burst)
     decision = _limiter.hit(principal.key_id)
     if not decision.allowed:
+        metrics.RATE_LIMITED.inc()
         raise HTTPException(429, f"rate limit: at most {settings.rate_limit_per_minute:g} "
                             f"submissions per minute per key (burst {settings.rate_limit_burst}); "
                             f"retry in {decision.retry_after_header} s",

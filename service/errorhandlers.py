@@ -4,7 +4,7 @@ typed exceptions. Every error body must encode: request values are never echoed 
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Mapping, Optional
 
 import redis
 from fastapi import FastAPI, Request
@@ -22,6 +22,8 @@ OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error",
                 415: "invalid_request_error", 422: "invalid_request_error",
                 429: "rate_limit_exceeded", 503: "server_error", 507: "server_error"}
 OPENAI_CODES = {401: "invalid_api_key", 429: "rate_limit_exceeded"}
+# The service's field names (the first word of its messages) as OpenAI's request names them.
+OPENAI_PARAMS = {"text": "input", "voice_id": "voice", "engine": "model"}
 
 
 def install(app: FastAPI) -> None:
@@ -45,8 +47,9 @@ def install(app: FastAPI) -> None:
             return error_response(request, message, 400, param=errors[0]["field"] if errors else None)
         return error_response(request, message, 422, errors=errors)
 
-    @app.exception_handler(redis.exceptions.ConnectionError)
-    @app.exception_handler(redis.exceptions.TimeoutError)
+    # Any Redis error (down, timed out, out of memory, a read-only replica, an ACL refusal) is
+    # the store being unavailable to this request, never the client's fault: 503, not 500.
+    @app.exception_handler(redis.exceptions.RedisError)
     async def _redis_down(request: Request, exc: Exception) -> Response:
         return error_response(request, f"job store (Redis) unavailable: {exc}", 503,
                               headers={"Retry-After": "5"})
@@ -63,13 +66,22 @@ def printable(value: object) -> str:
 
 
 def error_response(request: Optional[Request], detail: object, status: int,
-                   headers: Optional[dict] = None, param: Optional[str] = None,
+                   headers: Optional[Mapping[str, str]] = None, param: Optional[str] = None,
                    code: Optional[str] = None, **extra: object) -> JSONResponse:
     shown = printable(detail) if isinstance(detail, str) else detail
     if request is not None and is_openai(request):
+        status = 400 if status == 422 else status  # OpenAI: a request it cannot serve is a 400
+        param = param or _param_of(str(shown))
         return JSONResponse(openai_error(str(shown), status, param, code), status_code=status,
                             headers=headers)
     return JSONResponse({"detail": shown, **extra}, status_code=status, headers=headers)
+
+
+def _param_of(message: str) -> Optional[str]:
+    field, sep, _ = message.partition(":")
+    if not sep or not field.replace("_", "").isalnum():
+        return None
+    return OPENAI_PARAMS.get(field, field)
 
 
 def openai_error(message: str, status: int, param: Optional[str] = None,

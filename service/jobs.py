@@ -44,6 +44,24 @@ return 1
 """
 
 
+# Cancel a job: one still queued ends `cancelled` here (the worker then skips it); one being
+# processed gets `cancel_requested`, which the worker checks between segments. Returns the
+# outcome: "cancelled", "requested", "missing", or the (JSON) status of a job already final.
+_CANCEL = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 'missing' end
+if status == '"queued"' then
+  redis.call('HSET', KEYS[1], 'status', '"cancelled"', 'finished_at', ARGV[1], 'error', ARGV[2])
+  return 'cancelled'
+end
+if status == '"processing"' then
+  redis.call('HSET', KEYS[1], 'cancel_requested', 'true')
+  return 'requested'
+end
+return status
+"""
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 
@@ -96,9 +114,19 @@ class JobStore:
             argv += [name, json.dumps(value)]
         return bool(self.r.eval(_FINISH_ATTEMPT, 2, self._key(job_id), DEADLINES_KEY, *argv))
 
+    def cancel(self, job_id: str, reason: str) -> str:
+        """Cancel the job (see _CANCEL): "cancelled", "requested", "missing" or its final status."""
+        outcome = self.r.eval(_CANCEL, 1, self._key(job_id), json.dumps(now_iso()),
+                              json.dumps(reason))
+        return outcome.strip('"') if isinstance(outcome, str) else str(outcome)
+
+    def cancel_requested(self, job_id: str) -> bool:
+        return self.r.hget(self._key(job_id), "cancel_requested") == "true"
+
     def overdue(self, now: float, limit: int = 100) -> list[str]:
         """Ids of jobs whose running attempt is past its deadline."""
-        return list(self.r.zrangebyscore(DEADLINES_KEY, "-inf", now, start=0, num=limit))
+        return [str(job_id) for job_id in
+                self.r.zrangebyscore(DEADLINES_KEY, "-inf", now, start=0, num=limit)]
 
     def delete(self, job_id: str) -> None:
         pipe = self.r.pipeline()
@@ -114,7 +142,7 @@ class JobStore:
         raw = self.r.hgetall(self._key(job_id))
         if not raw:
             return None
-        return {k: json.loads(v) for k, v in raw.items()}
+        return {str(k): json.loads(v) for k, v in raw.items()}
 
     def exists(self, job_id: str) -> bool:
         return bool(self.r.exists(self._key(job_id)))

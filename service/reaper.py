@@ -26,6 +26,7 @@ from typing import Optional
 
 import redis
 
+from service import jobmetrics
 from service import jobs as jobstore
 from service.schemas import JobStatus, VoiceStatus
 from service.settings import ServiceSettings
@@ -52,6 +53,7 @@ def reap_overdue_jobs(store: jobstore.JobStore, voices: VoiceStore, deadline_s: 
         if not store.finish_attempt(job_id, past_deadline_at=now, status=JobStatus.failed.value,
                                     error=reason, finished_at=jobstore.now_iso()):
             continue  # finished meanwhile, or its record expired
+        jobmetrics.record_job_end(store.r, job_id)  # /metrics: a job its worker never ended
         record = store.get(job_id) or {}
         logger.warning("job %s failed by the reaper: %s (worker %s)", job_id, reason,
                        record.get("worker"))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Optional
+from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# /health and /admin/vram answer the contracts avops and the worker share (defined once there).
+from engines.contracts import HealthCheck, HealthResponse, VramResponse  # noqa: F401 (re-exported)
 
 
 class JobStatus(str, Enum):
@@ -13,12 +16,14 @@ class JobStatus(str, Enum):
     processing = "processing"
     completed = "completed"
     failed = "failed"
+    cancelled = "cancelled"  # the client of a speech request went away, or it waited too long
 
 
 class JobMode(str, Enum):
     dubbing = "dubbing"  # a stored voice (voice_id or DEFAULT_VOICE_ID)
     dubbing_with_clone = "dubbing_with_clone"  # a voice cloned through /voices/clone
     clone = "clone"  # internal: the job created by POST /voices/clone
+    speech = "speech"  # internal: a streamed /v1/audio/speech request
 
 
 class RequestMode(str, Enum):
@@ -61,6 +66,8 @@ class JobTimings(BaseModel):
     voice_prep_s: Optional[float] = Field(None, description="Reference decode / conditioning.")
     load_s: Optional[float] = Field(None, description="Model load or swap onto the device.")
     inference_s: Optional[float] = None
+    first_audio_s: Optional[float] = Field(None, description="Speech requests: synthesis start "
+                                           "until the first segment was sent.")
     write_s: Optional[float] = Field(None, description="Encoding and writing the WAV.")
     total_s: Optional[float] = Field(None, description="Worker start to finish.")
 
@@ -116,23 +123,3 @@ class VoiceCloneAccepted(BaseModel):
 
 class VoiceList(BaseModel):
     voices: list[VoiceInfo]
-
-
-class HealthCheck(BaseModel):
-    ok: bool
-    detail: str
-
-
-class HealthResponse(BaseModel):
-    status: str = Field(..., description="ok | degraded (no worker) | unhealthy (503).")
-    checks: Optional[dict[str, HealthCheck]] = Field(
-        None, description="redis, worker, storage; only for admin keys (left out otherwise).")
-
-
-class VramResponse(BaseModel):
-    vram: Optional[dict[str, Any]] = Field(None, description="VramManager.stats() of the worker.")
-    timestamp: Optional[str] = Field(None, description="When the worker published it (UTC ISO).")
-    age_seconds: Optional[float] = None
-    worker: Optional[str] = Field(None, description="Node name and pid that published it.")
-    event: Optional[str] = Field(None, description="What triggered the publish (load, unload, "
-                                 "task, heartbeat, startup).")

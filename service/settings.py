@@ -11,19 +11,19 @@ import hashlib
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-EngineName = Literal["f5tts", "xtts"]
+from engines.registry import ENGINE_NAMES, declared_languages, find_spec
 
-# XTTS v2's languages; the API accepts a tag when its base ("pt" of "pt-BR") is listed.
-DEFAULT_LANGUAGES = "en,es,fr,de,it,pt,pl,tr,ru,nl,cs,ar,zh-cn,ja,hu,ko,hi"
+# The languages the engines declare (engines/registry.py: XTTS v2's); the API accepts a tag
+# when its base ("pt" of "pt-BR") is listed.
+DEFAULT_LANGUAGES = ",".join(declared_languages())
 
 
 MIN_KEY_CHARS = 16
-SECRET_SETTINGS = ("API_KEYS", "ADMIN_API_KEYS")  # never echoed in error messages
+SECRET_SETTINGS = ("API_KEYS", "ADMIN_API_KEYS", "METRICS_TOKEN")  # never echoed in error messages
 _DIGEST_RE = re.compile(r"^sha256:([0-9a-fA-F]{64})$")
 
 
@@ -49,6 +49,21 @@ def parse_key_list(value: str) -> tuple[bytes, ...]:
         else:
             digests.append(key_digest(entry))
     return tuple(digests)
+
+
+def parse_voice_aliases(value: str) -> dict[str, str]:
+    """``alloy=<voice id>,echo=<voice id>`` -> {"alloy": id, ...}; names are case-insensitive."""
+    aliases: dict[str, str] = {}
+    for item in (x.strip() for x in value.split(",")):
+        if not item:
+            continue
+        name, sep, voice_id = (p.strip() for p in item.partition("="))
+        if not sep or not name or not voice_id:
+            raise ValueError(f"{item!r} is not name=<voice id> (e.g. alloy=<voice id>)")
+        if name.lower() in aliases:
+            raise ValueError(f"alias {name!r} is given twice")
+        aliases[name.lower()] = voice_id
+    return aliases
 
 
 class ServiceSettingsError(ValueError):
@@ -77,7 +92,7 @@ class ServiceSettings(BaseSettings):
     # Cap on JSON request bodies (POST /jobs); uploads are capped by MAX_UPLOAD_MB.
     max_json_body_kb: int = Field(64, ge=1)
 
-    default_engine: EngineName = "f5tts"
+    default_engine: str = "f5tts"  # a name registered in engines/registry.py
     supported_languages: str = DEFAULT_LANGUAGES
     default_voice_id: str = ""  # voice used by mode=dubbing when the request names none
     # Normal mode (LOW_VRAM=false): engines warmed into VRAM when the worker child starts.
@@ -98,13 +113,37 @@ class ServiceSettings(BaseSettings):
     # job whose worker never came back (checked every REAPER_INTERVAL_S). Longer than any job.
     job_deadline_s: float = Field(3600.0, gt=0)
     reaper_interval_s: float = Field(15.0, gt=0)
+    # /v1/audio/speech. OpenAI's built-in voice names -> cloned voice ids ("alloy=<id>,echo=<id>").
+    voice_aliases: str = ""
+    # A speech request still queued after this gets 503 + Retry-After (and is cancelled).
+    speech_queue_timeout_s: float = Field(30.0, gt=0)
+    # No word from the worker (audio or its 2 s ticks) for this long: the stream ends with an error.
+    speech_stall_s: float = Field(20.0, gt=0)
+    # A request's Redis Stream expires this long after its last entry (a client that went away).
+    speech_stream_ttl_s: int = Field(600, ge=10)
+    # Backpressure: past this many jobs waiting in the queue, submissions get 503 + Retry-After
+    # (0 = no limit). Why 256 and not ollama's 512: service/backpressure.py.
+    max_queued_jobs: int = Field(256, ge=0)
+    # GET /metrics (Prometheus): off = no HTTP instrumentation and /metrics answers 404.
+    metrics_enabled: bool = True
+    # Bearer token(s) for /metrics besides the admin keys (comma-separated, or sha256:<hex>).
+    metrics_token: str = Field("", repr=False)
 
     @field_validator("default_engine", mode="before")
     @classmethod
-    def _lower(cls, value):
-        return value.strip().lower() if isinstance(value, str) else value
+    def _registered_engine(cls, value):
+        spec = find_spec(value) if isinstance(value, str) else None
+        if spec is None:
+            raise ValueError(f"unknown engine; accepted: {', '.join(ENGINE_NAMES)}")
+        return spec.name
 
-    @field_validator("api_keys", "admin_api_keys")
+    @field_validator("voice_aliases")
+    @classmethod
+    def _aliases(cls, value: str):
+        parse_voice_aliases(value)  # load_service_settings names the variable
+        return value
+
+    @field_validator("api_keys", "admin_api_keys", "metrics_token")
     @classmethod
     def _keys(cls, value: str):
         parse_key_list(value)  # load_service_settings names the variable
@@ -117,6 +156,14 @@ class ServiceSettings(BaseSettings):
     @property
     def admin_key_digests(self) -> tuple[bytes, ...]:
         return parse_key_list(self.admin_api_keys)
+
+    @property
+    def metrics_token_digests(self) -> tuple[bytes, ...]:
+        return parse_key_list(self.metrics_token)
+
+    @property
+    def voice_alias_map(self) -> dict[str, str]:
+        return parse_voice_aliases(self.voice_aliases)
 
     @property
     def max_json_body_bytes(self) -> int:

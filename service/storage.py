@@ -36,13 +36,14 @@ def is_no_space(exc: BaseException) -> bool:
     (libsndfile and torch report it as their own error with the OSError as cause or in the
     text)."""
     seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS:
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in NO_SPACE_ERRNOS:
             return True
-        if any(os.strerror(code) in str(exc) for code in NO_SPACE_ERRNOS):
+        if any(os.strerror(code) in str(current) for code in NO_SPACE_ERRNOS):
             return True
-        exc = exc.__cause__ or exc.__context__
+        current = current.__cause__ or current.__context__
     return False
 
 

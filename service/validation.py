@@ -17,9 +17,9 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from engines import ENGINE_NAMES
 from engines.errors import SynthesisError
-from engines.profiles import DEFAULT_PROFILE, PROFILES, profile_names
+from engines.profiles import PROFILES, profile_names
+from engines.registry import ENGINE_NAMES, base_language, engines_for_voice, find_spec, get_spec
 from engines.segmenter import check_text as speakable_text
 from service.auth import Principal
 from service.errors import Rejected
@@ -104,8 +104,7 @@ def check_voice_name(voice_name: str) -> str:
 
 def check_language(language: str, settings: ServiceSettings) -> str:
     tag = check_encodable("language", language or "").strip()
-    base = tag.lower() if tag.lower() == "zh-cn" else tag.lower().split("-")[0]
-    if not LANGUAGE_TAG_RE.match(tag) or base not in settings.languages:
+    if not LANGUAGE_TAG_RE.match(tag) or base_language(tag) not in settings.languages:
         raise RequestRejected(f"language: {language!r} is not supported; accepted: "
                               f"{', '.join(settings.languages)} (region tags like pt-BR allowed)")
     return tag
@@ -115,10 +114,11 @@ def resolve_engine(engine: Optional[str], profile: Optional[str],
                    settings: ServiceSettings) -> tuple[str, str]:
     """(engine, profile): an explicit engine wins, else the profile's, else DEFAULT_ENGINE."""
     if engine is not None:
-        engine = engine.strip().lower().replace("-", "").replace("_", "")
-        if engine not in ENGINE_NAMES:
+        spec = find_spec(engine)
+        if spec is None:
             raise RequestRejected(f"engine: unknown engine {engine!r}; accepted: "
                                   f"{', '.join(ENGINE_NAMES)}")
+        engine = spec.name
     if profile is not None:
         prof = PROFILES.get(profile)
         if prof is None:
@@ -129,7 +129,16 @@ def resolve_engine(engine: Optional[str], profile: Optional[str],
                                   f"engine={engine}; accepted: {', '.join(profile_names(engine))}")
         return prof.engine, profile
     engine = engine or settings.default_engine
-    return engine, DEFAULT_PROFILE[engine]
+    return engine, get_spec(engine).default_profile
+
+
+def check_engine_language(language: str, engine: str) -> str:
+    """A language the engine declares (XTTS's list), beyond SUPPORTED_LANGUAGES' check."""
+    spec = get_spec(engine)
+    if not spec.supports(language):
+        raise RequestRejected(f"language: {language!r} is not supported by engine {engine}; "
+                              f"accepted: {', '.join(spec.languages or ())}")
+    return language
 
 
 def may_use_voice(meta: dict, principal: Principal, settings: ServiceSettings) -> bool:
@@ -151,10 +160,12 @@ def check_voice(req: JobCreate, engine: str, settings: ServiceSettings, voices: 
     if meta["status"] == VoiceStatus.failed.value:
         raise RequestRejected(f"voice_id: voice {voice_id} failed validation: {meta.get('error')}",
                               409)
-    if engine == "f5tts" and not (meta.get("ref_text") or "").strip():
-        raise RequestRejected(f"voice_id: voice {voice_id} has no ref_text; F5-TTS needs the "
-                              "transcript of the reference audio (clone it with ref_text) or "
-                              "use engine=xtts")
+    spec = get_spec(engine)
+    if spec.needs_ref_text and not (meta.get("ref_text") or "").strip():
+        others = engines_for_voice(has_ref_text=False)
+        raise RequestRejected(f"voice_id: voice {voice_id} has no ref_text; {spec.label} needs the "
+                              "transcript of the reference audio (clone it with ref_text)"
+                              + (f" or use engine={'/'.join(others)}" if others else ""))
     return voice_id
 
 
@@ -163,5 +174,6 @@ def resolve_job(req: JobCreate, settings: ServiceSettings, voices: VoiceStore,
     text = check_text(req.text, settings)
     language = check_language(req.language, settings)
     engine, profile = resolve_engine(req.engine, req.quality_profile, settings)
+    check_engine_language(language, engine)
     voice_id = check_voice(req, engine, settings, voices, principal)
     return ResolvedJob(text, language, voice_id, engine, profile)

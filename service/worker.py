@@ -21,11 +21,13 @@ from typing import Any, Callable, Optional
 from celery import signals
 from celery.exceptions import SoftTimeLimitExceeded
 
+from service import jobmetrics, vram_publish
 from service import jobs as jobstore
-from service import vram_publish
 from service.celery_app import TASK_CLONE, TASK_SYNTHESIZE, celery_app
-from service.redis_conn import get_redis, reset_redis
-from service.schemas import JobStatus, VoiceStatus
+from service.redis_conn import get_raw_redis, get_redis, reset_redis
+from service.schemas import JobMode, JobStatus, VoiceStatus
+from service.speechstream import (TICK_INTERVAL_S, EventType, SpeechEvent, StreamWriter,
+                                  event_for_failure, pcm16)
 from service.settings import get_service_settings
 from service.startup import or_exit
 from service.storage import NO_SPACE_MESSAGE, atomic_write_bytes, is_no_space
@@ -51,7 +53,21 @@ CLONE_MAX_SECONDS = 30.0  # the longest reference an engine uses (XTTS); F5 clip
 
 
 class JobError(Exception):
-    """A job cannot run as asked (voice missing or not ready...): ends 'failed' with this text."""
+    """A job cannot run as asked (voice missing or not ready...): ends 'failed' with this text.
+    ``status``: the HTTP status a speech request reports when no audio was sent yet."""
+
+    status = 409
+
+
+class VoiceMissing(JobError):
+    status = 404
+
+
+class Cancelled(JobError):
+    """The request was cancelled (its client went away): the job ends ``cancelled``."""
+
+
+FINAL_STATUSES = (JobStatus.completed.value, JobStatus.failed.value, JobStatus.cancelled.value)
 
 
 # --------------------------------------------------------------------------- child state
@@ -136,6 +152,11 @@ def _preload(names: str) -> None:
             logger.error("preloading engine %s failed: %s", name, exc)
 
 
+@signals.task_postrun.connect
+def _count_job_end(task_id: str, **_: Any) -> None:
+    jobmetrics.record_job_end(get_redis(), task_id)  # /metrics: once per job (task id = job id)
+
+
 @signals.worker_process_shutdown.connect
 def _shutdown_child(**_: Any) -> None:
     _Child.stop.set()
@@ -163,8 +184,8 @@ def _run_job(job_id: str, body: Callable[[dict], dict]) -> str:
     if record is None:
         logger.warning("job %s: no record (expired or unknown), dropped", job_id)
         return "missing"
-    if record["status"] in (JobStatus.completed.value, JobStatus.failed.value):
-        return record["status"]  # a redelivery of a job that already finished
+    if record["status"] in FINAL_STATUSES:
+        return record["status"]  # a redelivery of a job that already finished (or cancelled)
     attempt = _admit(store, job_id, record)
     if attempt is None:
         return JobStatus.failed.value
@@ -176,6 +197,9 @@ def _run_job(job_id: str, body: Callable[[dict], dict]) -> str:
     try:
         updates = body(record)
         status, error = JobStatus.completed.value, None
+    except Cancelled as exc:
+        updates, status, error = {}, JobStatus.cancelled.value, str(exc)
+        logger.info("job %s cancelled: %s", job_id, exc)
     except Exception as exc:  # noqa: BLE001
         updates, status, error = {}, JobStatus.failed.value, _error_text(exc)
         logger.log(logging.WARNING if _expected(exc) else logging.ERROR,
@@ -298,7 +322,7 @@ def _prepare_reference(voices: VoiceStore, meta: dict) -> dict:
 def _ready_voice(voice_id: str) -> dict:
     meta = _voices().get(voice_id)
     if meta is None:
-        raise JobError(f"voice_id: voice {voice_id} not found (deleted?)")
+        raise VoiceMissing(f"voice_id: voice {voice_id} not found (deleted?)")
     if meta["status"] != VoiceStatus.ready.value:
         raise JobError(f"voice_id: voice {voice_id} is {meta['status']}"
                        + (f": {meta['error']}" if meta.get("error") else ""))
@@ -306,16 +330,11 @@ def _ready_voice(voice_id: str) -> dict:
 
 
 def _synthesize(record: dict) -> dict:
+    if record.get("mode") == JobMode.speech.value:
+        return _speak(record)
     from engines.audio import to_wav_bytes
-    from engines.voice_cache import prepare_voice_cached
 
-    meta = _ready_voice(record["voice_id"])
-    engine = _engine(record["engine"])
-    t0 = time.perf_counter()
-    reference = _voices().reference_path(meta["voice_id"])
-    # XTTS conditioning is a model pass: computed on the voice's first job, then read from disk.
-    voice = prepare_voice_cached(engine, reference, reference.with_name(f"conditioning-{engine.name}.pt"),
-                                 ref_text=meta.get("ref_text"), language=record["language"])
+    engine, voice, prep_s = _engine_and_voice(record)
     t1 = time.perf_counter()
     result = engine.synthesize(record["text"], voice, language=record["language"],
                                profile=record["quality_profile"])
@@ -326,8 +345,123 @@ def _synthesize(record: dict) -> dict:
     write_s = time.perf_counter() - t2
     return {"engine": engine.name, "device": result.device, "output_file": out.name,
             "audio_duration_s": round(result.duration_s, 3),
-            "timings": {"voice_prep_s": round(t1 - t0, 4),
+            "timings": {"voice_prep_s": round(prep_s, 4),
                         "load_s": round(result.timings.get("load_s", 0.0), 4),
                         "inference_s": round(result.timings.get("infer_s", t2 - t1), 4),
                         "write_s": round(write_s, 4)}}
 
+
+def _engine_and_voice(record: dict):
+    from engines.voice_cache import prepare_voice_cached
+
+    meta = _ready_voice(record["voice_id"])
+    engine = _engine(record["engine"])
+    t0 = time.perf_counter()
+    reference = _voices().reference_path(meta["voice_id"])
+    # XTTS conditioning is a model pass: computed on the voice's first job, then read from disk.
+    voice = prepare_voice_cached(engine, reference, reference.with_name(f"conditioning-{engine.name}.pt"),
+                                 ref_text=meta.get("ref_text"), language=record["language"])
+    return engine, voice, time.perf_counter() - t0
+
+
+# --------------------------------------------------------------------------- speech streams
+def _speak(record: dict) -> dict:
+    """A /v1/audio/speech request: each segment goes to the request's Redis Stream the moment
+    it is synthesized (the API relays and encodes it); nothing is written to the data volume.
+    Between segments the worker checks whether the request was cancelled."""
+    job_id = record["job_id"]
+    writer = StreamWriter(get_raw_redis(), job_id, get_service_settings().speech_stream_ttl_s)
+    writer.write(SpeechEvent(EventType.start, worker=_worker_id()))
+    ticker = _Ticker(writer)
+    try:
+        _stop_if_cancelled(job_id)
+        engine, voice, prep_s = _engine_and_voice(record)
+        sink = _StreamSink(writer, job_id)
+        t1 = time.perf_counter()
+        result = engine.synthesize(record["text"], voice, language=record["language"],
+                                   profile=record["quality_profile"], speed=record.get("speed"),
+                                   on_segment=sink)
+        writer.write(SpeechEvent(EventType.done, segments=sink.sent,
+                                 duration_s=round(result.duration_s, 3)))
+    except Cancelled:
+        writer.write(SpeechEvent(EventType.cancelled))
+        raise
+    except Exception as exc:
+        _best_effort(writer, event_for_failure(_error_text(exc), _speech_status(exc)))
+        raise
+    finally:
+        ticker.stop()
+    return {"engine": engine.name, "device": result.device,
+            "audio_duration_s": round(result.duration_s, 3),
+            "timings": {"voice_prep_s": round(prep_s, 4),
+                        "load_s": round(result.timings.get("load_s", 0.0), 4),
+                        "first_audio_s": sink.first_audio_s(t1),
+                        "inference_s": round(time.perf_counter() - t1, 4)}}
+
+
+class _StreamSink:
+    """The engines' ``on_segment``: publish each segment as int16 24 kHz, then stop if the
+    request was cancelled. An OOM retry re-synthesizes from the first segment: segments the
+    client already has are not sent again."""
+
+    def __init__(self, writer: StreamWriter, job_id: str) -> None:
+        self.writer, self.job_id = writer, job_id
+        self.sent = 0
+        self.first_at: Optional[float] = None
+
+    def __call__(self, index: int, count: int, samples, sample_rate: int) -> None:
+        if index < self.sent:
+            return
+        self.writer.write(SpeechEvent(EventType.audio, seq=index, segments=count,
+                                      pcm=pcm16(samples, sample_rate)))
+        self.sent = index + 1
+        self.first_at = self.first_at or time.perf_counter()
+        if self.sent < count:
+            _stop_if_cancelled(self.job_id)
+
+    def first_audio_s(self, since: float) -> Optional[float]:
+        return None if self.first_at is None else round(self.first_at - since, 4)
+
+
+def _stop_if_cancelled(job_id: str) -> None:
+    if _store().cancel_requested(job_id):
+        raise Cancelled("cancelled: the client went away or the request timed out")
+
+
+def _speech_status(exc: BaseException) -> int:
+    """The HTTP status a speech request reports for a failure before any audio was sent."""
+    from engines.errors import EngineConfigError, EngineError, ReferenceAudioError, SynthesisError
+
+    if isinstance(exc, JobError):
+        return exc.status
+    if isinstance(exc, (EngineConfigError, ReferenceAudioError)):
+        return 409  # the voice or the engine cannot serve this request as configured
+    if isinstance(exc, EngineError) and not isinstance(exc, SynthesisError):
+        return 400  # the input (text, language) is not speakable by this engine
+    return 500
+
+
+def _best_effort(writer: StreamWriter, event: SpeechEvent) -> None:
+    try:
+        writer.write(event)
+    except Exception as exc:  # noqa: BLE001  (Redis may be what failed; the job records it)
+        logger.warning("could not write %s to the speech stream: %s", event.type.value, exc)
+
+
+class _Ticker:
+    """Says the worker child is alive every TICK_INTERVAL_S while a request runs, so the API
+    tells a long segment from a dead worker (SPEECH_STALL_S)."""
+
+    def __init__(self, writer: StreamWriter) -> None:
+        self.writer = writer
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="speech-ticks", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopped.wait(TICK_INTERVAL_S):
+            _best_effort(self.writer, SpeechEvent(EventType.tick))
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=5)

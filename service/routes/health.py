@@ -9,7 +9,8 @@ import redis
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from service import vram_publish
+from engines.contracts import HealthStatus
+from service import backpressure, vram_publish
 from service.jsonbody import StrictJsonRoute
 from service.deps import OptionalPrincipalDep, SettingsDep
 from service.redis_conn import get_redis
@@ -25,8 +26,10 @@ router = APIRouter(route_class=StrictJsonRoute, tags=["Health"])
             description="Open to all (container healthchecks). The per-check details are shown "
                         "to admin keys only.")
 def health(settings: SettingsDep, principal: OptionalPrincipalDep) -> JSONResponse:
+    status: HealthStatus
     checks = {"redis": _check_redis(), "worker": _check_worker(settings),
-              "storage": _check_storage(settings.data_dir)}
+              "storage": _check_storage(settings.data_dir),
+              "queue": backpressure.health_check(get_redis(), settings.max_queued_jobs)}
     if not (checks["redis"].ok and checks["storage"].ok):
         status, code = "unhealthy", 503
     else:  # no worker: jobs still queue, so the API itself is healthy

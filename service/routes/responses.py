@@ -20,6 +20,14 @@ def errors(*codes: int) -> dict:
     return {c: ERRORS[c] for c in (*AUTH, *codes)}
 
 
+def openai_errors(*codes: int) -> dict:
+    """/v1 answers in OpenAI's error shape, and a request it cannot serve is a 400, not a 422."""
+    from service.openai_schemas import OpenAIErrorResponse
+
+    wanted = sorted({400, 401, 413, *codes})
+    return {c: {**ERRORS[c], "model": OpenAIErrorResponse} for c in wanted}
+
+
 def id_param(what: str):
     # Validated in the handlers (anything but a generated UUID is a 404, never a path); the
     # schema says what ids look like.

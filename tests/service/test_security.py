@@ -94,7 +94,8 @@ def test_health_open_details_for_admin_only(anon, client, admin):
     assert r.status_code == 200 and r.json() == {"status": "degraded"}
     assert client.get("/health").json() == {"status": "degraded"}
     body = admin.get("/health").json()
-    assert body["status"] == "degraded" and set(body["checks"]) == {"redis", "worker", "storage"}
+    assert body["status"] == "degraded" and set(body["checks"]) == {"redis", "worker", "storage",
+                                                                 "queue"}
     # the container healthcheck (no key) still passes
     out = subprocess.run([sys.executable, "-m", "service.healthcheck", "api", "--url",
                           f"{anon.base_url}/health"], capture_output=True, text=True, timeout=60)
