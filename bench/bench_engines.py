@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import logging  # noqa: E402
+import logging  # noqa: E402  (after the sys.path line: run as a script)
 
 logging.disable(logging.WARNING)  # library chatter would distort nothing but the output
 
@@ -82,7 +82,6 @@ def bench_overhead(models: dict, ref_wav: Path, runs: int) -> list[dict]:
 
 def build_big_f5(dest: Path) -> dict:
     """F5TTS_v1_Base architecture with random weights, saved like the official checkpoint."""
-    import torch
     import yaml
     from safetensors.torch import save_file
 

@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.gpu.apiserver import FakeApi, vram_stats  # noqa: E402
+from tests.gpu.apiserver import FakeApi, vram_stats  # noqa: E402  (after the sys.path line: run as a script)
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -32,10 +32,12 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from docker.errors import APIError
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support import dockerenv  # noqa: E402
+from tests.support import dockerenv  # noqa: E402  (after the sys.path line above: run as a script)
 
 PROBE_INTERVAL = 0.05
 BUILD_SECONDS = 2
@@ -286,8 +288,8 @@ def one_run(client, workdir: Path, results: dict[str, list[float]], run: int) ->
             for image in client.api.images(filters={"reference": f"{project.name}*"}):
                 try:
                     client.api.remove_image(image["Id"], force=True)
-                except Exception:
-                    pass
+                except APIError:
+                    pass  # in use by another run's container, or already gone
 
 
 def measure(runs: int) -> dict[str, list[float]]:

@@ -26,12 +26,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import yaml  # noqa: E402
-from dotenv import dotenv_values  # noqa: E402
+import yaml  # noqa: E402  (after the sys.path line: run as a script)
+from dotenv import dotenv_values  # noqa: E402  (after the sys.path line: run as a script)
 
-from audiovoice_ops.core.envfile import read_env_file  # noqa: E402
-from audiovoice_ops.core.limits import MAX_ENV_FILE_BYTES  # noqa: E402
-from audiovoice_ops.core.stack.yamlfile import read_compose_yaml  # noqa: E402
+from audiovoice_ops.core.envfile import read_env_file  # noqa: E402  (after the sys.path line: run as a script)
+from audiovoice_ops.core.limits import MAX_ENV_FILE_BYTES  # noqa: E402  (after the sys.path line: run as a script)
+from audiovoice_ops.core.stack.yamlfile import read_compose_yaml  # noqa: E402  (after the sys.path line: run as a script)
 
 OLD_COMMIT = "90f277f"  # the last read_env_file that copied the environment per line
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.service.helpers import ready_voice, wait_job  # noqa: E402
-from tests.service.procs import RedisServer, ServiceStack, wait_for  # noqa: E402
+from tests.service.helpers import ready_voice, wait_job  # noqa: E402  (after the sys.path line: run as a script)
+from tests.service.procs import RedisServer, ServiceStack, wait_for  # noqa: E402  (after the sys.path line: run as a script)
 
 
 def pct(values: list[float], q: float) -> float:

@@ -31,9 +31,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.service.helpers import ready_voice, wait_job  # noqa: E402
-from tests.service.procs import RedisServer, ServiceStack  # noqa: E402
-from tests.service.speech_client import openai_client, sentences  # noqa: E402
+from tests.service.helpers import ready_voice, wait_job  # noqa: E402  (after the sys.path line: run as a script)
+from tests.service.procs import RedisServer, ServiceStack  # noqa: E402  (after the sys.path line: run as a script)
+from tests.service.speech_client import openai_client, sentences  # noqa: E402  (after the sys.path line: run as a script)
 
 ENGINES = ("f5tts", "xtts")
 TEXT = sentences(6, "en")
@@ -166,7 +166,9 @@ def main() -> int:
 
 
 def report(args, rows: dict, crowd: list[dict]) -> None:
-    med = lambda runs, key: statistics.median(r[key] for r in runs)  # noqa: E731
+    def med(runs, key):
+        return statistics.median(r[key] for r in runs)
+
     print(f"\nStreaming, tiny models, CPU, normal mode, {len(TEXT)}-character 6-sentence text, "
           f"response_format={args.format}, medians of {args.runs} interleaved runs:\n")
     print("| engine | first byte | last byte | first/full (target <= 0.25x) | jobs path "

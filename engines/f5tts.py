@@ -13,8 +13,15 @@ from pathlib import Path
 from typing import Any, Optional, cast
 
 from engines.audio import load_reference
-from engines.base import (ManagedEngine, SegmentSink, SynthesisResult, VoiceConditioning,
-                          emit_segments, finish_waveform, with_speed)
+from engines.base import (
+    ManagedEngine,
+    SegmentSink,
+    SynthesisResult,
+    VoiceConditioning,
+    emit_segments,
+    finish_waveform,
+    with_speed,
+)
 from engines.cuda_check import SMALL_GPU_GB
 from engines.errors import EngineConfigError, ReferenceAudioError
 from engines.profiles import get_profile

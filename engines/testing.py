@@ -118,6 +118,7 @@ def _build_vocos(vocos_dir: Path) -> None:
 
 def _build_xtts(dest: Path) -> dict[str, str]:
     import torch
+
     from engines._torchaudio import import_torchaudio
 
     import_torchaudio()

@@ -14,8 +14,15 @@ from pathlib import Path
 from typing import Any, Optional
 
 from engines.audio import load_reference
-from engines.base import (ManagedEngine, SegmentSink, SynthesisResult, VoiceConditioning,
-                          emit_segments, finish_waveform, with_speed)
+from engines.base import (
+    ManagedEngine,
+    SegmentSink,
+    SynthesisResult,
+    VoiceConditioning,
+    emit_segments,
+    finish_waveform,
+    with_speed,
+)
 from engines.errors import EngineConfigError, SynthesisError
 from engines.profiles import get_profile
 from engines.quiet import library_output

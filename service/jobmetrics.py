@@ -101,7 +101,7 @@ def record_job_end(client: redis.Redis, job_id: str) -> bool:
             argv += [str(target), field, amount]
         return bool(client.eval(_RECORD, 3, jobstore.KEY_PREFIX + job_id, JOBS_KEY, STAGES_KEY,
                                 *argv))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001  (metrics are best effort: never fail the job's end)
         logger.warning("metrics: could not record the end of job %s: %s", job_id, exc)
         return False
 

@@ -26,9 +26,15 @@ from service import jobs as jobstore
 from service.celery_app import TASK_CLONE, TASK_SYNTHESIZE, celery_app
 from service.redis_conn import get_raw_redis, get_redis, reset_redis
 from service.schemas import JobMode, JobStatus, VoiceStatus
-from service.speechstream import (TICK_INTERVAL_S, EventType, SpeechEvent, StreamWriter,
-                                  event_for_failure, pcm16)
 from service.settings import get_service_settings
+from service.speechstream import (
+    TICK_INTERVAL_S,
+    EventType,
+    SpeechEvent,
+    StreamWriter,
+    event_for_failure,
+    pcm16,
+)
 from service.startup import or_exit
 from service.storage import NO_SPACE_MESSAGE, atomic_write_bytes, is_no_space
 from service.voices import VoiceStore
@@ -98,7 +104,7 @@ def publish_vram(event: str) -> None:
         stats = _Child.manager.stats() if _Child.manager is not None else \
             {"available": False, "error": "engines extra not installed in this image"}
         vram_publish.publish(get_redis(), stats, _worker_id(), event)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001  (a Redis hiccup must never fail a job or the heartbeat)
         logger.warning("could not publish VRAM stats (%s): %s", event, exc)
 
 
@@ -200,7 +206,7 @@ def _run_job(job_id: str, body: Callable[[dict], dict]) -> str:
     except Cancelled as exc:
         updates, status, error = {}, JobStatus.cancelled.value, str(exc)
         logger.info("job %s cancelled: %s", job_id, exc)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001  (any failure ends the job `failed`; the worker lives on)
         updates, status, error = {}, JobStatus.failed.value, _error_text(exc)
         logger.log(logging.WARNING if _expected(exc) else logging.ERROR,
                    "job %s failed: %s", job_id, error, exc_info=not _expected(exc))
@@ -250,7 +256,7 @@ def _fail_voice(voice_id: str, reason: str) -> None:
     """Mark a voice failed; never raises (the reaper retries from the job's state)."""
     try:
         _voices().mark_failed(voice_id, reason)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001  (never raises: the reaper retries from the job's state)
         logger.error("voice %s: could not record failure %r: %s", voice_id, reason, exc)
 
 

@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from audiovoice_ops.commands.common import JsonOption, console, global_options, open_project, print_json
+from audiovoice_ops.commands.common import (
+    JsonOption,
+    console,
+    global_options,
+    open_project,
+    print_json,
+)
 
 if TYPE_CHECKING:
     from audiovoice_ops.gpu.check import GpuCheckReport

@@ -8,7 +8,12 @@ import typer
 from rich.table import Table
 
 from audiovoice_ops.commands.common import (
-    JsonOption, console, global_options, open_project, print_json, report_error,
+    JsonOption,
+    console,
+    global_options,
+    open_project,
+    print_json,
+    report_error,
 )
 from audiovoice_ops.commands.lifecycle import WaitLockOption, lock_waiting_notice
 from audiovoice_ops.core.errors import ExitCode

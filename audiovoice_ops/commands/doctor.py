@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from audiovoice_ops.commands.common import JsonOption, console, emit_report, global_options, open_project
+from audiovoice_ops.commands.common import (
+    JsonOption,
+    console,
+    emit_report,
+    global_options,
+    open_project,
+)
 
 if TYPE_CHECKING:
     from audiovoice_ops.core.doctor.report import DoctorReport

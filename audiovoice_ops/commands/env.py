@@ -8,7 +8,11 @@ import typer
 from rich.table import Table
 
 from audiovoice_ops.commands.common import (
-    JsonOption, console, global_options, open_project, print_json,
+    JsonOption,
+    console,
+    global_options,
+    open_project,
+    print_json,
 )
 from audiovoice_ops.core.errors import ExitCode
 

@@ -7,7 +7,12 @@ from typing import Annotated
 import typer
 
 from audiovoice_ops.commands.common import JsonOption, global_options, open_project
-from audiovoice_ops.commands.lifecycle import GpusOption, TimeoutOption, WaitLockOption, run_locked_and_report
+from audiovoice_ops.commands.lifecycle import (
+    GpusOption,
+    TimeoutOption,
+    WaitLockOption,
+    run_locked_and_report,
+)
 
 
 def restart(

@@ -8,7 +8,12 @@ import typer
 from rich.table import Table
 
 from audiovoice_ops.commands.common import (
-    JsonOption, console, emit_report, format_duration, global_options, open_project,
+    JsonOption,
+    console,
+    emit_report,
+    format_duration,
+    global_options,
+    open_project,
 )
 
 if TYPE_CHECKING:

@@ -21,7 +21,10 @@ from audiovoice_ops.core import labels as L
 from audiovoice_ops.core.errors import ExitCode
 from audiovoice_ops.gpu.toolkit import TOOLKIT_FIX, lacks_gpu_driver
 from audiovoice_ops.gpu.types import GpuSnapshot
-from engines.cuda_check import FP16_MIN_CC, SMALL_GPU_GB  # the worker's own rule (stdlib-only module)
+from engines.cuda_check import (  # the worker's own rule (stdlib-only module)
+    FP16_MIN_CC,
+    SMALL_GPU_GB,
+)
 
 if TYPE_CHECKING:
     import docker

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from service import vram_publish
-from service.jsonbody import StrictJsonRoute
 from service.auth import require_admin
+from service.jsonbody import StrictJsonRoute
 from service.redis_conn import get_redis
 from service.routes.responses import errors
 from service.schemas import VramResponse

@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 
 from engines.contracts import HealthStatus
 from service import backpressure, vram_publish
-from service.jsonbody import StrictJsonRoute
 from service.deps import OptionalPrincipalDep, SettingsDep
+from service.jsonbody import StrictJsonRoute
 from service.redis_conn import get_redis
 from service.schemas import HealthCheck, HealthResponse
 from service.settings import ServiceSettings

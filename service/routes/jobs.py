@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import FileResponse
 
 from service import jobs as jobstore
-from service.jsonbody import StrictJsonRoute
 from service.auth import Principal, require_client
 from service.celery_app import TASK_SYNTHESIZE
 from service.deps import ClientDep, QuotaDep, SettingsDep, StoreDep, VoicesDep
+from service.jsonbody import StrictJsonRoute
 from service.routes.responses import errors, id_param
 from service.schemas import JobAccepted, JobCreate, JobInfo, JobStatus
 from service.validation import resolve_job

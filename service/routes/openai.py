@@ -10,17 +10,25 @@ from typing import Optional
 from fastapi import APIRouter, Depends, Response
 from starlette.concurrency import run_in_threadpool
 
+from engines.registry import engines_for_voice
 from service import jobs as jobstore
 from service.auth import Principal, require_client
-from engines.registry import engines_for_voice
 from service.celery_app import TASK_SYNTHESIZE
 from service.deps import ClientDep, QuotaDep, SettingsDep, StoreDep, VoicesDep
 from service.encoders import StreamEncoder
 from service.errors import Rejected
 from service.jsonbody import StrictJsonRoute
-from service.openai_schemas import (MODELS, OPENAI_VOICES, ModelEntry, ModelListResponse,
-                                    SpeechRequest, StreamFormat, VoiceEntry, VoiceListResponse,
-                                    VoiceRef)
+from service.openai_schemas import (
+    MODELS,
+    OPENAI_VOICES,
+    ModelEntry,
+    ModelListResponse,
+    SpeechRequest,
+    StreamFormat,
+    VoiceEntry,
+    VoiceListResponse,
+    VoiceRef,
+)
 from service.routes.responses import openai_errors
 from service.schemas import JobCreate, JobMode, RequestMode, VoiceStatus
 from service.settings import ServiceSettings

@@ -9,16 +9,22 @@ from typing import Annotated, Optional
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 
 from service import jobs as jobstore
-from service.jsonbody import StrictJsonRoute
 from service.audio_validation import AudioRejected, sniff
 from service.auth import Principal, require_client
 from service.celery_app import TASK_CLONE
 from service.deps import ClientDep, QuotaDep, SettingsDep, StoreDep, VoicesDep
+from service.jsonbody import StrictJsonRoute
 from service.routes.responses import errors, id_param
 from service.schemas import JobMode, VoiceCloneAccepted, VoiceInfo, VoiceList
 from service.storage import no_space_as_storage_full
-from service.validation import (MAX_REF_TEXT_CHARS, MAX_VOICE_NAME_CHARS, RequestRejected,
-                                check_language, check_ref_text, check_voice_name)
+from service.validation import (
+    MAX_REF_TEXT_CHARS,
+    MAX_VOICE_NAME_CHARS,
+    RequestRejected,
+    check_language,
+    check_ref_text,
+    check_voice_name,
+)
 from service.voices import VoiceStore
 from service.voices import to_info as voice_info
 

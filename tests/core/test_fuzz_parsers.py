@@ -16,7 +16,11 @@ from hypothesis import strategies as st
 
 from audiovoice_ops.core.envfile import parse_env_text, read_env_file
 from audiovoice_ops.core.errors import ConfigError, ExitCode
-from audiovoice_ops.core.interpolation import InterpolationError, interpolate_string, interpolate_tree
+from audiovoice_ops.core.interpolation import (
+    InterpolationError,
+    interpolate_string,
+    interpolate_tree,
+)
 from audiovoice_ops.core.stack import load_stack
 from tests.support.dockerenv import REPO_ROOT
 

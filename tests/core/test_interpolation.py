@@ -1,6 +1,10 @@
 import pytest
 
-from audiovoice_ops.core.interpolation import InterpolationError, interpolate_string, interpolate_tree
+from audiovoice_ops.core.interpolation import (
+    InterpolationError,
+    interpolate_string,
+    interpolate_tree,
+)
 
 ENV = {"SET": "value", "EMPTY": ""}
 

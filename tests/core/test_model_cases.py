@@ -10,7 +10,11 @@ import pytest
 
 from audiovoice_ops.core.envfile import parse_env_text, read_env_file
 from audiovoice_ops.core.errors import ComposeFileError, EnvFileError
-from audiovoice_ops.core.interpolation import InterpolationError, interpolate_string, interpolate_tree
+from audiovoice_ops.core.interpolation import (
+    InterpolationError,
+    interpolate_string,
+    interpolate_tree,
+)
 from audiovoice_ops.core.stack import load_stack
 
 ENV = {"SET": "value", "EMPTY": "", "N": "7"}
@@ -451,7 +455,11 @@ def test_project_name_sources_and_normalisation(given, declared, directory, proj
 
 def test_project_name_errors_say_where_the_name_came_from():
     from audiovoice_ops.core.errors import ConfigError
-    from audiovoice_ops.core.stack.loader import PROJECT_NAME_RULE, check_project_name, project_name_for
+    from audiovoice_ops.core.stack.loader import (
+        PROJECT_NAME_RULE,
+        check_project_name,
+        project_name_for,
+    )
 
     with pytest.raises(ConfigError) as caught:
         project_name_for("Bad!", None, "dir")

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import docker
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from audiovoice_ops.core import labels as L

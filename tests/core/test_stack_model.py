@@ -132,7 +132,7 @@ def test_errors_name_file_service_and_key(tmp_path, text, needle):
 
 def test_dependency_cycle(tmp_path):
     with pytest.raises(ComposeFileError, match="dependency cycle"):
-        load(tmp_path, "services: {a: {image: x, depends_on: [b]}, b: {image: y, depends_on: [a]}}").startup_order
+        _ = load(tmp_path, "services: {a: {image: x, depends_on: [b]}, b: {image: y, depends_on: [a]}}").startup_order
 
 
 def test_config_hash_follows_env(tmp_path):

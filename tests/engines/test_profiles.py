@@ -3,7 +3,14 @@
 import pytest
 
 from engines.errors import SynthesisError
-from engines.profiles import DEFAULT_PROFILE, PROFILES, F5Profile, XttsProfile, get_profile, profile_names
+from engines.profiles import (
+    DEFAULT_PROFILE,
+    PROFILES,
+    F5Profile,
+    XttsProfile,
+    get_profile,
+    profile_names,
+)
 
 
 def test_every_profile_value():

@@ -5,8 +5,12 @@ after that segment (a cancelled request), and the VRAM manager still applies LOW
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engines.audio import JOIN_PAUSE_S, join_segments, segment_piece
+from engines.errors import SynthesisError
+from engines.segmenter import check_text, split_text
 from engines.vram import VramManager
 
 # Longer than one window of either engine (XTTS: 250 characters for en), so several segments.
@@ -97,16 +101,14 @@ def test_speed_reaches_the_engine(engines, name):
 
 
 # --------------------------------------------------------------------------- short first segment
-from hypothesis import given, settings  # noqa: E402  (the property tests of this section)
-from hypothesis import strategies as st  # noqa: E402
 
-from engines.segmenter import check_text, split_text  # noqa: E402
-from engines.errors import SynthesisError  # noqa: E402
 
 
 def test_a_stream_starts_with_the_first_sentence_alone():
     text = "Hi there. " + "This sentence and the next ones fit one window together. " * 4
-    fits = lambda s: len(s) <= 400  # noqa: E731
+    def fits(s: str) -> bool:
+        return len(s) <= 400
+
     assert len(split_text(text, fits)) == 1  # a job: as long as the window allows
     streamed = split_text(text, fits, short_first=True)
     assert [s.text for s in streamed][0] == "Hi there."
@@ -118,7 +120,9 @@ def test_a_stream_starts_with_the_first_sentence_alone():
 @given(text=st.text(st.sampled_from("ab .!?\n,é。"), max_size=300), window=st.integers(4, 60))
 @settings(max_examples=300, deadline=None)
 def test_short_first_keeps_the_segmenter_contract(text, window):
-    fits = lambda s: len(s) <= window  # noqa: E731
+    def fits(s: str) -> bool:
+        return len(s) <= window
+
     try:
         check_text(text)
     except SynthesisError:
@@ -126,4 +130,4 @@ def test_short_first_keeps_the_segmenter_contract(text, window):
     segments = split_text(text, fits, short_first=True)
     assert "".join("".join(s.text.split()) for s in segments) == "".join(text.split())
     assert all(fits(s.text) for s in segments)
-    assert all(a.end <= b.start for a, b in zip(segments, segments[1:]))
+    assert all(a.end <= b.start for a, b in zip(segments, segments[1:], strict=False))

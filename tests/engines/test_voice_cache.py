@@ -9,8 +9,8 @@ import torch
 
 from engines import get_engine
 from engines.testing import write_test_wav
-from engines.vram import VramManager
 from engines.voice_cache import prepare_voice_cached
+from engines.vram import VramManager
 
 
 @pytest.fixture

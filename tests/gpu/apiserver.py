@@ -34,7 +34,7 @@ class FakeApi:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):  # BaseHTTPRequestHandler's name
                 api.requests.append(self.path)
                 api.authorization.append(self.headers.get("Authorization"))
                 if api.api_key and self.path != "/health" and \

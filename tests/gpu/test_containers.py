@@ -8,7 +8,11 @@ import uuid
 
 import pytest
 
-from audiovoice_ops.gpu.containers import ContainerResolver, container_id_from_cgroup, container_id_of_pid
+from audiovoice_ops.gpu.containers import (
+    ContainerResolver,
+    container_id_from_cgroup,
+    container_id_of_pid,
+)
 from audiovoice_ops.gpu.types import GpuProcess, GpuSnapshot, load_snapshot
 from tests.support.dockerenv import run_avops
 

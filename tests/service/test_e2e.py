@@ -118,9 +118,10 @@ def test_failing_job_leaves_worker_alive(low):
 
 
 def test_worker_stays_pingable_during_a_job_and_parent_has_no_torch(low):
-    from service.healthcheck import ping_worker  # noqa: F401  (same code the container runs)
     import subprocess
     import sys
+
+    from service.healthcheck import ping_worker  # noqa: F401  (same code the container runs)
 
     parent_maps = open(f"/proc/{low.worker.pid}/maps").read()
     assert "libtorch" not in parent_maps, "torch was loaded into the Celery parent process"

@@ -15,6 +15,10 @@ import json
 import pytest
 import redis
 
+from service import validation as v
+from service.auth import Principal
+from service.schemas import JobCreate, VoiceStatus
+from service.settings import load_service_settings
 from tests.service.helpers import clone, wav_bytes
 from tests.service.procs import wait_for
 
@@ -317,10 +321,6 @@ def test_rejected_submissions_do_not_spend_tokens(make_stack):
 # --------------------------------------------------------------------------- the rules, in process
 # service/validation.py called directly (no server), on a real VoiceStore in tmp_path: every rule,
 # its boundaries and its exact message, so a changed rule cannot pass unnoticed.
-from service.auth import Principal  # noqa: E402
-from service.schemas import JobCreate, VoiceStatus  # noqa: E402
-from service.settings import load_service_settings  # noqa: E402
-from service import validation as v  # noqa: E402
 
 OWNER = Principal("a" * 16, False)
 OTHER = Principal("b" * 16, False)

@@ -17,10 +17,22 @@ import pytest
 
 from tests.service.helpers import ready_voice, wait_job
 from tests.service.procs import children, stop_pid, wait_for
-from tests.service.speech_client import (TRANSPORT_ERRORS, FINAL_STATUSES, JOB_ID_HEADER, decode, final_job,
-                                         job_record, openai_client, redis_of, segments_of,
-                                         sentences, speech_job_ids, sse_events, stream_entries,
-                                         types_of)
+from tests.service.speech_client import (
+    FINAL_STATUSES,
+    JOB_ID_HEADER,
+    TRANSPORT_ERRORS,
+    decode,
+    final_job,
+    job_record,
+    openai_client,
+    redis_of,
+    segments_of,
+    sentences,
+    speech_job_ids,
+    sse_events,
+    stream_entries,
+    types_of,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -21,10 +21,25 @@ import soundfile as sf
 
 from tests.service.helpers import ready_voice, wait_job
 from tests.service.procs import stop_pid, wait_for
-from tests.service.speech_client import (CODEC_SLACK_S, CONTENT_TYPES, FORMATS, JOB_ID_HEADER,
-                                         MODELS, decode, expected_rates, final_job, job_record,
-                                         openai_client, paragraph, segments_of, sentences,
-                                         sse_audio, sse_events, stream_entries, types_of)
+from tests.service.speech_client import (
+    CODEC_SLACK_S,
+    CONTENT_TYPES,
+    FORMATS,
+    JOB_ID_HEADER,
+    MODELS,
+    decode,
+    expected_rates,
+    final_job,
+    job_record,
+    openai_client,
+    paragraph,
+    segments_of,
+    sentences,
+    sse_audio,
+    sse_events,
+    stream_entries,
+    types_of,
+)
 
 pytestmark = pytest.mark.slow
 

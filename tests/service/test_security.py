@@ -254,8 +254,9 @@ def test_rate_limit_429_with_retry_after(make_stack):
 
 def test_token_bucket_refills():
     """The Lua script itself: burst, refill at the rate, atomic under concurrent callers."""
-    import redis as redis_lib
     from concurrent.futures import ThreadPoolExecutor
+
+    import redis as redis_lib
 
     from service.ratelimit import RateLimiter
 

@@ -10,9 +10,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service import jobs as jobstore
-from service.settings import load_service_settings, parse_voice_aliases, ServiceSettingsError
-from service.speechstream import (STREAM_MAXLEN, STREAM_SAMPLE_RATE, EventType, SpeechEvent,
-                                  StreamReader, StreamWriter, pcm16, stream_key)
+from service.settings import ServiceSettingsError, load_service_settings, parse_voice_aliases
+from service.speechstream import (
+    STREAM_MAXLEN,
+    STREAM_SAMPLE_RATE,
+    EventType,
+    SpeechEvent,
+    StreamReader,
+    StreamWriter,
+    pcm16,
+    stream_key,
+)
 
 
 @pytest.fixture

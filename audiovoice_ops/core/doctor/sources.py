@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import docker
+
     from audiovoice_ops.core.apiclient import ApiClient, ApiResult
     from audiovoice_ops.core.inventory import Inventory
     from audiovoice_ops.core.project import Project

@@ -16,7 +16,12 @@ from typing import Any
 import yaml
 
 from audiovoice_ops.core.errors import ComposeFileError
-from audiovoice_ops.core.limits import MAX_COMPOSE_FILE_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES, read_limited
+from audiovoice_ops.core.limits import (
+    MAX_COMPOSE_FILE_BYTES,
+    MAX_YAML_DEPTH,
+    MAX_YAML_NODES,
+    read_limited,
+)
 
 
 class _Rejected(Exception):
