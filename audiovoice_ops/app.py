@@ -36,15 +36,47 @@ class CommandEntry:
 
 # In the order `avops --help` lists them.
 COMMANDS: dict[str, CommandEntry] = {
-    "status": CommandEntry("status", "status", "Show each service's container, state, health, image, uptime and GPU; check the invariants."),
-    "env": CommandEntry("env", "env", "Show each service's effective environment and its drift from the running container."),
-    "cleanup": CommandEntry("cleanup", "cleanup", "Remove the project's containers, networks and built images, selected by label only."),
-    "rebuild": CommandEntry("rebuild", "rebuild", "Rebuild the images while the stack serves, then recreate the services in order and wait until healthy."),
-    "restart": CommandEntry("restart", "restart", "Recreate containers so they pick up the current .env (never `docker restart`)."),
-    "logs": CommandEntry("logs", "logs", "Show logs of one or all services; lines of several containers are merged in time order."),
-    "check-gpu": CommandEntry("check_gpu", "check_gpu", "Can the GPU be used? Checks the host, the Docker Engine and the worker container."),
-    "vram": CommandEntry("vram", "vram", "Show GPU memory and per-process VRAM, and the worker's VRAM manager state."),
-    "doctor": CommandEntry("doctor", "doctor", "Run the final validation checklist; exit 1 if any check fails."),
+    "status": CommandEntry(
+        "status",
+        "status",
+        "Show each service's container, state, health, image, uptime and GPU; check the invariants.",
+    ),
+    "env": CommandEntry(
+        "env",
+        "env",
+        "Show each service's effective environment and its drift from the running container.",
+    ),
+    "cleanup": CommandEntry(
+        "cleanup",
+        "cleanup",
+        "Remove the project's containers, networks and built images, selected by label only.",
+    ),
+    "rebuild": CommandEntry(
+        "rebuild",
+        "rebuild",
+        "Rebuild the images while the stack serves, then recreate the services in order and wait until healthy.",
+    ),
+    "restart": CommandEntry(
+        "restart",
+        "restart",
+        "Recreate containers so they pick up the current .env (never `docker restart`).",
+    ),
+    "logs": CommandEntry(
+        "logs",
+        "logs",
+        "Show logs of one or all services; lines of several containers are merged in time order.",
+    ),
+    "check-gpu": CommandEntry(
+        "check_gpu",
+        "check_gpu",
+        "Can the GPU be used? Checks the host, the Docker Engine and the worker container.",
+    ),
+    "vram": CommandEntry(
+        "vram", "vram", "Show GPU memory and per-process VRAM, and the worker's VRAM manager state."
+    ),
+    "doctor": CommandEntry(
+        "doctor", "doctor", "Run the final validation checklist; exit 1 if any check fails."
+    ),
 }
 
 
@@ -136,10 +168,31 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    file: Annotated[Path | None, typer.Option("--file", "-f", help="Compose file (default docker/compose.yml; env AVOPS_COMPOSE_FILE).")] = None,
-    env_file: Annotated[Path | None, typer.Option("--env-file", help="The stack's .env file (default .env; env AVOPS_ENV_FILE).")] = None,
-    project_name: Annotated[str | None, typer.Option("--project-name", "-p", help="Project name (default: the compose file's name:; env AVOPS_PROJECT_NAME).")] = None,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            "-f",
+            help="Compose file (default docker/compose.yml; env AVOPS_COMPOSE_FILE).",
+        ),
+    ] = None,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--env-file", help="The stack's .env file (default .env; env AVOPS_ENV_FILE)."
+        ),
+    ] = None,
+    project_name: Annotated[
+        str | None,
+        typer.Option(
+            "--project-name",
+            "-p",
+            help="Project name (default: the compose file's name:; env AVOPS_PROJECT_NAME).",
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
 ) -> None:
     from audiovoice_ops.commands.common import GlobalOptions
 

@@ -73,10 +73,15 @@ def bench_overhead(models: dict, ref_wav: Path, runs: int) -> list[dict]:
             vm.run("f5tts", engine._load, lambda m, d: None, "cpu")
             noop.append(time.perf_counter() - t)
         d, m = median_ms(direct), median_ms(managed)
-        rows.append(dict(mode="LOW_VRAM (offload=cpu)" if low_vram else "normal",
-                         direct_ms=round(d, 2), managed_ms=round(m, 2),
-                         overhead_pct=round((m - d) / d * 100, 2),
-                         noop_job_ms=round(median_ms(noop), 3)))
+        rows.append(
+            dict(
+                mode="LOW_VRAM (offload=cpu)" if low_vram else "normal",
+                direct_ms=round(d, 2),
+                managed_ms=round(m, 2),
+                overhead_pct=round((m - d) / d * 100, 2),
+                noop_job_ms=round(median_ms(noop), 3),
+            )
+        )
     return rows
 
 
@@ -98,9 +103,17 @@ def build_big_f5(dest: Path) -> dict:
     arch = OmegaConf.to_container(cfg.model.arch, resolve=True)
     vocab_file = str(files("f5_tts").joinpath("infer/examples/vocab.txt"))
     n_vocab = sum(1 for _ in open(vocab_file, encoding="utf-8"))
-    model = CFM(transformer=DiT(**arch, text_num_embeds=n_vocab, mel_dim=100),
-                mel_spec_kwargs=dict(n_fft=1024, hop_length=256, win_length=1024, n_mel_channels=100,
-                                     target_sample_rate=24000, mel_spec_type="vocos"))
+    model = CFM(
+        transformer=DiT(**arch, text_num_embeds=n_vocab, mel_dim=100),
+        mel_spec_kwargs=dict(
+            n_fft=1024,
+            hop_length=256,
+            win_length=1024,
+            n_mel_channels=100,
+            target_sample_rate=24000,
+            mel_spec_type="vocos",
+        ),
+    )
     params = sum(p.numel() for p in model.parameters())
     ckpt = dest / "model_big.safetensors"
     save_file({f"ema_model.{k}": v.contiguous() for k, v in model.state_dict().items()}, str(ckpt))
@@ -108,9 +121,16 @@ def build_big_f5(dest: Path) -> dict:
     config.write_text(yaml.safe_dump({"model": OmegaConf.to_container(cfg.model, resolve=True)}))
     _build_vocos(dest / "vocos")
     del model
-    return dict(params=params, env={"F5TTS_CKPT_FILE": str(ckpt), "F5TTS_VOCAB_FILE": vocab_file,
-                                    "F5TTS_MODEL_CONFIG": str(config), "VOCOS_DIR": str(dest / "vocos")},
-                ckpt_mb=ckpt.stat().st_size / 2**20)
+    return dict(
+        params=params,
+        env={
+            "F5TTS_CKPT_FILE": str(ckpt),
+            "F5TTS_VOCAB_FILE": vocab_file,
+            "F5TTS_MODEL_CONFIG": str(config),
+            "VOCOS_DIR": str(dest / "vocos"),
+        },
+        ckpt_mb=ckpt.stat().st_size / 2**20,
+    )
 
 
 def bench_offload(runs: int) -> dict:
@@ -153,8 +173,13 @@ def bench_offload(runs: int) -> dict:
                     swap_s.append(time.perf_counter() - t)
                     loaded = torch.cuda.memory_allocated() / 2**20
                 after = torch.cuda.memory_allocated() / 2**20
-                vram.append(dict(before_mb=round(before, 1), after_load_mb=round(loaded, 1),
-                                 after_unload_mb=round(after, 1)))
+                vram.append(
+                    dict(
+                        before_mb=round(before, 1),
+                        after_load_mb=round(loaded, 1),
+                        after_unload_mb=round(after, 1),
+                    )
+                )
             else:
                 parked = vm._entries["f5tts"].model
                 t = time.perf_counter()
@@ -163,11 +188,18 @@ def bench_offload(runs: int) -> dict:
                 swap_s.append(time.perf_counter() - t)
         vm.clear()
     r, s = statistics.median(reload_s), statistics.median(swap_s)
-    return dict(params_m=round(big["params"] / 1e6, 1), ckpt_mb=round(big["ckpt_mb"], 1),
-                device=device, build_s=round(build_s, 1), reload_s=round(r, 3),
-                swap_s=round(s, 4), ratio=round(s / r, 4),
-                swap_kind="host-to-device copy" if gpu else "host-RAM copy stand-in (no GPU)",
-                reload_runs=[round(x, 3) for x in reload_s], vram=vram)
+    return dict(
+        params_m=round(big["params"] / 1e6, 1),
+        ckpt_mb=round(big["ckpt_mb"], 1),
+        device=device,
+        build_s=round(build_s, 1),
+        reload_s=round(r, 3),
+        swap_s=round(s, 4),
+        ratio=round(s / r, 4),
+        swap_kind="host-to-device copy" if gpu else "host-RAM copy stand-in (no GPU)",
+        reload_runs=[round(x, 3) for x in reload_s],
+        vram=vram,
+    )
 
 
 RSS_CODE = """
@@ -184,25 +216,29 @@ print(json.dumps(dict(rss_mb=int(hwm) / 1024, heavy=heavy)))
 
 def bench_rss() -> list[dict]:
     cases = {
-        "API side: import engines, engines.settings, engines.profiles":
-            "import engines, engines.settings, engines.profiles",
-        "worker side: engines.f5tts + engines.xtts with f5_tts and TTS imported":
-            "import engines.f5tts, engines.xtts, engines.vram\n"
-            "from engines._torchaudio import import_torchaudio; import_torchaudio()\n"
-            "import f5_tts.infer.utils_infer, TTS.tts.models.xtts",
+        "API side: import engines, engines.settings, engines.profiles": "import engines, engines.settings, engines.profiles",
+        "worker side: engines.f5tts + engines.xtts with f5_tts and TTS imported": "import engines.f5tts, engines.xtts, engines.vram\n"
+        "from engines._torchaudio import import_torchaudio; import_torchaudio()\n"
+        "import f5_tts.infer.utils_infer, TTS.tts.models.xtts",
     }
     rows = []
     for label, imports in cases.items():
-        out = subprocess.run([sys.executable, "-c", RSS_CODE.format(root=str(ROOT), imports=imports)],
-                             capture_output=True, text=True, check=True,
-                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        out = subprocess.run(
+            [sys.executable, "-c", RSS_CODE.format(root=str(ROOT), imports=imports)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )
         data = json.loads(out.stdout.strip().splitlines()[-1])
         rows.append(dict(case=label, peak_rss_mb=round(data["rss_mb"], 1), heavy=data["heavy"]))
     return rows
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--big-runs", type=int, default=3)
     parser.add_argument("--skip-big", action="store_true")
@@ -214,8 +250,14 @@ def main() -> int:
 
     real_stdout = sys.stdout
     sys.stdout = sys.stderr  # f5_tts prints while loading: keep stdout for the JSON
-    results = dict(host=dict(torch=torch.__version__, cuda=torch.cuda.is_available(),
-                             cpus=os.cpu_count(), threads=torch.get_num_threads()))
+    results = dict(
+        host=dict(
+            torch=torch.__version__,
+            cuda=torch.cuda.is_available(),
+            cpus=os.cpu_count(),
+            threads=torch.get_num_threads(),
+        )
+    )
     with tempfile.TemporaryDirectory() as tmp:
         models = build_tiny_models(Path(tmp) / "models")
         ref = write_test_wav(Path(tmp) / "ref.wav")

@@ -48,8 +48,15 @@ def drain(fd: int, stop: threading.Event, counter: list[int]) -> None:
 def measure(args: list[str], env: dict[str, str], seconds: float, warmup: float) -> dict:
     master, slave = pty.openpty()
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "audiovoice_ops", *args], stdin=slave, stdout=slave,
-                            stderr=slave, env=env, cwd=REPO, close_fds=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "audiovoice_ops", *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        cwd=REPO,
+        close_fds=True,
+    )
     os.close(slave)
     stop, written = threading.Event(), [0]
     reader = threading.Thread(target=drain, args=(master, stop, written), daemon=True)
@@ -68,8 +75,13 @@ def measure(args: list[str], env: dict[str, str], seconds: float, warmup: float)
         stop.set()
         reader.join(timeout=2)
         os.close(master)
-    return {"cpu_percent": 100 * (c1 - c0) / (t1 - t0), "startup_cpu_s": startup_cpu, "exit_code": code,
-            "bytes_out": written[0], "wall_s": time.monotonic() - started}
+    return {
+        "cpu_percent": 100 * (c1 - c0) / (t1 - t0),
+        "startup_cpu_s": startup_cpu,
+        "exit_code": code,
+        "bytes_out": written[0],
+        "wall_s": time.monotonic() - started,
+    }
 
 
 def main() -> int:
@@ -77,32 +89,62 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--warmup", type=float, default=3.0)
-    parser.add_argument("--snapshot", type=Path, default=REPO / "tests/gpu/snapshots/one_gpu_processes.json",
-                        help="recorded NVML snapshot (used when NVML has no driver); '-' = real NVML only")
+    parser.add_argument(
+        "--snapshot",
+        type=Path,
+        default=REPO / "tests/gpu/snapshots/one_gpu_processes.json",
+        help="recorded NVML snapshot (used when NVML has no driver); '-' = real NVML only",
+    )
     opts = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AVOPS_")}
-    env.update(COLUMNS="120", LINES="50", TERM="xterm-256color", AVOPS_COMPOSE_FILE="/nonexistent.yml")
-    with FakeApi(vram_stats(low_vram=True, allocated_mb=1200.0, models=[
-            dict(key="f5tts", device="cuda", size_mb=1200.0, parked=False, in_use=1, last_used_s_ago=0.1)])) as api:
+    env.update(
+        COLUMNS="120", LINES="50", TERM="xterm-256color", AVOPS_COMPOSE_FILE="/nonexistent.yml"
+    )
+    with FakeApi(
+        vram_stats(
+            low_vram=True,
+            allocated_mb=1200.0,
+            models=[
+                dict(
+                    key="f5tts",
+                    device="cuda",
+                    size_mb=1200.0,
+                    parked=False,
+                    in_use=1,
+                    last_used_s_ago=0.1,
+                )
+            ],
+        )
+    ) as api:
         env["AVOPS_API_URL"] = api.url
         cases = [
             ("live view, real NVML (this host: no driver) + API", [], False),
             ("live view, recorded NVML snapshot + container mapping + API", [], True),
             ("--json lines, recorded NVML snapshot + API", ["--json"], True),
         ]
-        print(f"# vram --watch --interval {opts.interval:g}, {opts.seconds:g} s window after {opts.warmup:g} s warm-up")
-        print("| case | CPU % of one core | startup CPU s | exit on SIGINT | readings/s (API hits) |")
+        print(
+            f"# vram --watch --interval {opts.interval:g}, {opts.seconds:g} s window after {opts.warmup:g} s warm-up"
+        )
+        print(
+            "| case | CPU % of one core | startup CPU s | exit on SIGINT | readings/s (API hits) |"
+        )
         print("| --- | --- | --- | --- | --- |")
         for name, extra, use_snapshot in cases:
             case_env = dict(env)
             if use_snapshot and str(opts.snapshot) != "-":
                 case_env["AVOPS_NVML_SNAPSHOT"] = str(opts.snapshot)
             before = len(api.requests)
-            result = measure(["vram", "--watch", "--interval", str(opts.interval), *extra], case_env,
-                             opts.seconds, opts.warmup)
+            result = measure(
+                ["vram", "--watch", "--interval", str(opts.interval), *extra],
+                case_env,
+                opts.seconds,
+                opts.warmup,
+            )
             hits = (len(api.requests) - before) / result["wall_s"]
-            print(f"| {name} | {result['cpu_percent']:.2f} % | {result['startup_cpu_s']:.2f} | "
-                  f"{result['exit_code']} | {hits:.2f} |")
+            print(
+                f"| {name} | {result['cpu_percent']:.2f} % | {result['startup_cpu_s']:.2f} | "
+                f"{result['exit_code']} | {hits:.2f} |"
+            )
     return 0
 
 

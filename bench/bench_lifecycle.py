@@ -129,7 +129,9 @@ def write_stack(client, workdir: Path) -> Project:
     port = free_port()
     (target / "compose.yml").write_text(COMPOSE.replace("PORT", str(port)))
     for role in ("api", "worker"):
-        (target / f"Dockerfile.{role}").write_text(DOCKERFILE.format(role=role, seconds=BUILD_SECONDS))
+        (target / f"Dockerfile.{role}").write_text(
+            DOCKERFILE.format(role=role, seconds=BUILD_SECONDS)
+        )
     (target / ".env").write_text("LOW_VRAM=true\n")
     project = Project(client, name, target)
     project.port = port
@@ -137,8 +139,13 @@ def write_stack(client, workdir: Path) -> Project:
 
 
 def compose(project: Project, *args: str, stamp: str = "0") -> None:
-    subprocess.run(["docker-compose", "-p", project.name, "-f", str(project.compose_file), *args],
-                   check=True, capture_output=True, cwd=project.dir, env=project.env(stamp))
+    subprocess.run(
+        ["docker-compose", "-p", project.name, "-f", str(project.compose_file), *args],
+        check=True,
+        capture_output=True,
+        cwd=project.dir,
+        env=project.env(stamp),
+    )
 
 
 def avops(project: Project, *args: str, stamp: str = "0") -> None:
@@ -148,7 +155,9 @@ def avops(project: Project, *args: str, stamp: str = "0") -> None:
 
 
 def all_healthy(client, project: Project, count: int = 3) -> bool:
-    containers = client.api.containers(all=True, filters={"label": f"com.docker.compose.project={project.name}"})
+    containers = client.api.containers(
+        all=True, filters={"label": f"com.docker.compose.project={project.name}"}
+    )
     return len(containers) == count and all("(healthy)" in c["Status"] for c in containers)
 
 
@@ -200,8 +209,20 @@ class Prober:
 
 def recreate_window(client, project: Project, since: float) -> float:
     """The rolling rebuild's api recreate: old container killed -> new container healthy."""
-    events = list(client.api.events(since=since, until=time.time() + 0.1, decode=True, filters={
-        "type": "container", "label": [f"com.docker.compose.project={project.name}", "com.docker.compose.service=api"]}))
+    events = list(
+        client.api.events(
+            since=since,
+            until=time.time() + 0.1,
+            decode=True,
+            filters={
+                "type": "container",
+                "label": [
+                    f"com.docker.compose.project={project.name}",
+                    "com.docker.compose.service=api",
+                ],
+            },
+        )
+    )
     killed = min(e["timeNano"] for e in events if e.get("Action") == "kill")
     healthy = max(e["timeNano"] for e in events if e.get("Action") == "health_status: healthy")
     return (healthy - killed) / 1e9
@@ -210,12 +231,20 @@ def recreate_window(client, project: Project, since: float) -> float:
 def timed_rebuild(client, project: Project, stamp: str) -> tuple[float, float]:
     """`avops rebuild --clean`: seconds, and seconds from the last healthy event to avops's exit."""
     healthy_at: list[float] = []
-    events = client.api.events(decode=True, filters={"type": "container", "event": "health_status",
-                                                     "label": f"com.docker.compose.project={project.name}"})
+    events = client.api.events(
+        decode=True,
+        filters={
+            "type": "container",
+            "event": "health_status",
+            "label": f"com.docker.compose.project={project.name}",
+        },
+    )
 
     def collect():
         for event in events:
-            if event.get("status", "").endswith("healthy") and "unhealthy" not in event.get("status", ""):
+            if event.get("status", "").endswith("healthy") and "unhealthy" not in event.get(
+                "status", ""
+            ):
                 healthy_at.append(event["timeNano"] / 1e9)
 
     threading.Thread(target=collect, daemon=True).start()
@@ -261,8 +290,13 @@ def one_run(client, workdir: Path, results: dict[str, list[float]], run: int) ->
 
         # 3: /health outage during a rebuild that brings a new image.
         stamp += "b"
-        seconds, outage = with_probe(by_compose, lambda: (compose(by_compose, "up", "-d", "--build", stamp=stamp),
-                                                          poll_healthy(client, by_compose)))
+        seconds, outage = with_probe(
+            by_compose,
+            lambda: (
+                compose(by_compose, "up", "-d", "--build", stamp=stamp),
+                poll_healthy(client, by_compose),
+            ),
+        )
         results["compose_up_build"].append(seconds)
         results["outage_compose_up_build"].append(outage)
         since = time.time()
@@ -297,9 +331,19 @@ def measure(runs: int) -> dict[str, list[float]]:
     if client is None:
         raise SystemExit("no Docker Engine")
     dockerenv.ensure_busybox_image(client)
-    keys = ("compose_rebuild", "avops_clean", "latency", "compose_up_build", "avops_rolling",
-            "outage_compose_up_build", "outage_avops_rolling", "rolling_recreate_window", "outage_avops_clean",
-            "compose_down", "avops_cleanup")
+    keys = (
+        "compose_rebuild",
+        "avops_clean",
+        "latency",
+        "compose_up_build",
+        "avops_rolling",
+        "outage_compose_up_build",
+        "outage_avops_rolling",
+        "rolling_recreate_window",
+        "outage_avops_clean",
+        "compose_down",
+        "avops_cleanup",
+    )
     results: dict[str, list[float]] = {key: [] for key in keys}
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(runs):
@@ -314,18 +358,26 @@ def main() -> None:
     r = measure(args.runs)
     med = {k: statistics.median(v) for k, v in r.items()}
     print(f"runs: {args.runs}, load average {os.getloadavg()[0]:.2f}")
-    print(f"rebuild to healthy from a running stack: avops --clean {med['avops_clean']:.2f} s, docker-compose "
-          f"down + build --no-cache + up + 0.5 s polling {med['compose_rebuild']:.2f} s, "
-          f"ratio {med['avops_clean'] / med['compose_rebuild']:.2f}; avops rolling {med['avops_rolling']:.2f} s "
-          f"(ratio {med['avops_rolling'] / med['compose_rebuild']:.2f}), docker-compose up -d --build + polling "
-          f"{med['compose_up_build']:.2f} s")
-    print(f"health detection latency (last healthy event -> avops exit): median {med['latency'] * 1000:.0f} ms, "
-          f"max {max(r['latency']) * 1000:.0f} ms")
-    print(f"/health outage during a rebuild: avops rolling {med['outage_avops_rolling']:.2f} s "
-          f"(its recreate + health wait {med['rolling_recreate_window']:.2f} s), docker-compose up -d --build "
-          f"{med['outage_compose_up_build']:.2f} s, avops --clean {med['outage_avops_clean']:.2f} s")
-    print(f"cleanup of 12 containers: avops {med['avops_cleanup']:.2f} s, docker-compose down -t 1 "
-          f"{med['compose_down']:.2f} s, ratio {med['avops_cleanup'] / med['compose_down']:.2f}")
+    print(
+        f"rebuild to healthy from a running stack: avops --clean {med['avops_clean']:.2f} s, docker-compose "
+        f"down + build --no-cache + up + 0.5 s polling {med['compose_rebuild']:.2f} s, "
+        f"ratio {med['avops_clean'] / med['compose_rebuild']:.2f}; avops rolling {med['avops_rolling']:.2f} s "
+        f"(ratio {med['avops_rolling'] / med['compose_rebuild']:.2f}), docker-compose up -d --build + polling "
+        f"{med['compose_up_build']:.2f} s"
+    )
+    print(
+        f"health detection latency (last healthy event -> avops exit): median {med['latency'] * 1000:.0f} ms, "
+        f"max {max(r['latency']) * 1000:.0f} ms"
+    )
+    print(
+        f"/health outage during a rebuild: avops rolling {med['outage_avops_rolling']:.2f} s "
+        f"(its recreate + health wait {med['rolling_recreate_window']:.2f} s), docker-compose up -d --build "
+        f"{med['outage_compose_up_build']:.2f} s, avops --clean {med['outage_avops_clean']:.2f} s"
+    )
+    print(
+        f"cleanup of 12 containers: avops {med['avops_cleanup']:.2f} s, docker-compose down -t 1 "
+        f"{med['compose_down']:.2f} s, ratio {med['avops_cleanup'] / med['compose_down']:.2f}"
+    )
     for key, values in r.items():
         print(f"  {key}: " + ", ".join(f"{v:.3f}" for v in values))
 

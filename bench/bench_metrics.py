@@ -37,10 +37,18 @@ TARGET = 1.05
 
 def start_api(redis_url: str, base: Path, name: str, keys: tuple[str, str], metrics: bool):
     (base / name / "logs").mkdir(parents=True)
-    stack = ServiceStack(redis_url=redis_url, data_dir=base / "data", log_dir=base / name / "logs",
-                         api_key=keys[0], admin_key=keys[1],
-                         env_extra={"METRICS_ENABLED": str(metrics).lower(),
-                                    "MAX_QUEUED_JOBS": "0", "LOG_LEVEL": "WARNING"})
+    stack = ServiceStack(
+        redis_url=redis_url,
+        data_dir=base / "data",
+        log_dir=base / name / "logs",
+        api_key=keys[0],
+        admin_key=keys[1],
+        env_extra={
+            "METRICS_ENABLED": str(metrics).lower(),
+            "MAX_QUEUED_JOBS": "0",
+            "LOG_LEVEL": "WARNING",
+        },
+    )
     stack.start_api()
     with stack.client() as c:
         wait_for(lambda: c.get("/health").status_code == 200, 60, f"the {name} API")
@@ -55,10 +63,13 @@ def scraper(stack: ServiceStack, interval: float, stop: threading.Event, done: l
 
 
 def measure(stacks: dict[str, ServiceStack], rounds: int, job_id: str) -> dict:
-    requests = {"GET /v1/models": lambda c: c.get("/v1/models"),
-                "GET /jobs/{id}": lambda c: c.get(f"/jobs/{job_id}"),
-                "POST /jobs (404)": lambda c: c.post("/jobs", json={
-                    "text": "ola", "language": "pt", "voice_id": str(uuid.uuid4())})}
+    requests = {
+        "GET /v1/models": lambda c: c.get("/v1/models"),
+        "GET /jobs/{id}": lambda c: c.get(f"/jobs/{job_id}"),
+        "POST /jobs (404)": lambda c: c.post(
+            "/jobs", json={"text": "ola", "language": "pt", "voice_id": str(uuid.uuid4())}
+        ),
+    }
     expected = {"GET /v1/models": 200, "GET /jobs/{id}": 200, "POST /jobs (404)": 404}
     clients = {name: stack.client() for name, stack in stacks.items()}
     times = {(route, name): [] for route in requests for name in stacks}
@@ -99,7 +110,9 @@ def middleware_cost_us(calls: int = 50_000) -> float:
             await asgi({"type": "http", "method": "GET", "path": "/jobs/x"}, None, send)
         return (time.perf_counter() - start) / calls * 1e6
 
-    return asyncio.run(per_call(HttpMetrics(app, RouteTemplates(None)))) - asyncio.run(per_call(app))
+    return asyncio.run(per_call(HttpMetrics(app, RouteTemplates(None)))) - asyncio.run(
+        per_call(app)
+    )
 
 
 def main() -> None:
@@ -114,12 +127,15 @@ def main() -> None:
         stacks = {}
         stop, scrapes = threading.Event(), []
         try:
-            stacks = {"with metrics": start_api(server.url(0), base, "on", keys, True),
-                      "without": start_api(server.url(0), base, "off", keys, False)}
+            stacks = {
+                "with metrics": start_api(server.url(0), base, "on", keys, True),
+                "without": start_api(server.url(0), base, "off", keys, False),
+            }
             with stacks["with metrics"].client() as c:
                 job_id = clone(c).json()["job_id"]  # a job record (queued: no worker runs)
-            thread = threading.Thread(target=scraper, args=(stacks["with metrics"],
-                                                            args.scrape_interval, stop, scrapes))
+            thread = threading.Thread(
+                target=scraper, args=(stacks["with metrics"], args.scrape_interval, stop, scrapes)
+            )
             thread.start()
             started = time.perf_counter()
             times = measure(stacks, args.rounds, job_id)
@@ -137,17 +153,23 @@ def main() -> None:
 
 def report(times: dict, rounds: int, scrapes: int, elapsed: float) -> None:
     print(f"{rounds} rounds, {elapsed:.0f} s, {scrapes} scrapes of /metrics during the run")
-    print(f"{'route':<20} {'p50 with':>10} {'p50 without':>12} {'ratio':>7} {'p90 with':>10} "
-          f"{'p90 without':>12}")
+    print(
+        f"{'route':<20} {'p50 with':>10} {'p50 without':>12} {'ratio':>7} {'p90 with':>10} "
+        f"{'p90 without':>12}"
+    )
     worst = 0.0
     for route in dict.fromkeys(r for r, _ in times):
         on, off = times[(route, "with metrics")], times[(route, "without")]
         ratio = statistics.median(on) / statistics.median(off)
         worst = max(worst, ratio)
         p90 = [statistics.quantiles(x, n=10)[-1] * 1000 for x in (on, off)]
-        print(f"{route:<20} {statistics.median(on) * 1000:>8.3f}ms {statistics.median(off) * 1000:>10.3f}ms "
-              f"{ratio:>7.3f} {p90[0]:>8.3f}ms {p90[1]:>10.3f}ms")
-    print(f"worst p50 ratio {worst:.3f} (target <= {TARGET}): {'OK' if worst <= TARGET else 'OVER'}")
+        print(
+            f"{route:<20} {statistics.median(on) * 1000:>8.3f}ms {statistics.median(off) * 1000:>10.3f}ms "
+            f"{ratio:>7.3f} {p90[0]:>8.3f}ms {p90[1]:>10.3f}ms"
+        )
+    print(
+        f"worst p50 ratio {worst:.3f} (target <= {TARGET}): {'OK' if worst <= TARGET else 'OVER'}"
+    )
 
 
 if __name__ == "__main__":

@@ -59,8 +59,12 @@ def median_time(fn, runs: int) -> float:
 
 def load_old_envfile():
     """The pre-fix module, from git, importable under another name."""
-    source = subprocess.run(["git", "-C", str(REPO), "show", f"{OLD_COMMIT}:audiovoice_ops/core/envfile.py"],
-                            capture_output=True, text=True, check=True).stdout
+    source = subprocess.run(
+        ["git", "-C", str(REPO), "show", f"{OLD_COMMIT}:audiovoice_ops/core/envfile.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     path = Path(tempfile.mkdtemp()) / "old_envfile.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("old_envfile", path)
@@ -76,20 +80,26 @@ def bench_env(runs: int, old: bool) -> None:
         count = len(read_env_file(path, {}))
         ours = median_time(lambda: read_env_file(path, {}), runs)
         dotenv = median_time(lambda: dotenv_values(path), runs)
-        print(f"\n.env at the limit ({MAX_ENV_FILE_BYTES // 1024} KiB, {count} variables), median of {runs}")
+        print(
+            f"\n.env at the limit ({MAX_ENV_FILE_BYTES // 1024} KiB, {count} variables), median of {runs}"
+        )
         print(f"  read_env_file            {ours:8.3f} s")
         print(f"  dotenv_values (baseline) {dotenv:8.3f} s   ratio {ours / dotenv:.2f}")
         if old:
             module = load_old_envfile()
             before = median_time(lambda: module.read_env_file(path, {}), 1)
-            print(f"  pre-fix read_env_file    {before:8.3f} s   (1 run) new/old ratio {ours / before:.4f}")
+            print(
+                f"  pre-fix read_env_file    {before:8.3f} s   (1 run) new/old ratio {ours / before:.4f}"
+            )
 
         print("\nscaling (seconds per MiB; linear = flat)")
         per_mib = {}
         for fraction in (4, 2, 1):
             size = MAX_ENV_FILE_BYTES // fraction
             path.write_text(env_text(size))
-            per_mib[fraction] = median_time(lambda: read_env_file(path, {}), runs) * (1 << 20) / size
+            per_mib[fraction] = (
+                median_time(lambda: read_env_file(path, {}), runs) * (1 << 20) / size
+            )
             print(f"  {size // 1024:5d} KiB: {per_mib[fraction]:.3f} s/MiB")
         print(f"  1 MiB / 256 KiB per-byte ratio: {per_mib[1] / per_mib[4]:.2f}")
 

@@ -41,8 +41,9 @@ def hammer(stack: ServiceStack, clients: int, requests: int, voice_id: str) -> d
             barrier.wait()  # all 50 start together
             for _ in range(requests):
                 t = time.perf_counter()
-                r = c.post("/jobs", json={"text": "ola mundo", "language": "pt-BR",
-                                          "voice_id": voice_id})
+                r = c.post(
+                    "/jobs", json={"text": "ola mundo", "language": "pt-BR", "voice_id": voice_id}
+                )
                 mine_p.append(time.perf_counter() - t)
                 assert r.status_code == 202, r.text
                 t = time.perf_counter()
@@ -66,14 +67,26 @@ def e2e(stack: ServiceStack, voice_id: str, jobs: int) -> list[dict]:
     out = []
     with stack.client() as c:
         for _ in range(jobs):
-            r = c.post("/jobs", json={"mode": "dubbing_with_clone", "language": "pt-BR",
-                                      "text": "Este e um teste do modo LOW VRAM.",
-                                      "voice_id": voice_id, "quality_profile": "f5tts_balanced"})
+            r = c.post(
+                "/jobs",
+                json={
+                    "mode": "dubbing_with_clone",
+                    "language": "pt-BR",
+                    "text": "Este e um teste do modo LOW VRAM.",
+                    "voice_id": voice_id,
+                    "quality_profile": "f5tts_balanced",
+                },
+            )
             t = time.perf_counter()
             info = wait_job(c, r.json()["job_id"])
             assert info["status"] == "completed", info
-            out.append({**info["timings"], "client_s": time.perf_counter() - t,
-                        "audio_s": info["audio_duration_s"]})
+            out.append(
+                {
+                    **info["timings"],
+                    "client_s": time.perf_counter() - t,
+                    "audio_s": info["audio_duration_s"],
+                }
+            )
     return out
 
 
@@ -90,8 +103,12 @@ def main() -> int:
         (tmp / "redis").mkdir()
         (tmp / "logs").mkdir()
         redis = RedisServer(tmp / "redis").start()
-        stack = ServiceStack(redis.url(0), tmp / "data", tmp / "logs",
-                             {**build_tiny_models(tmp / "models"), "LOW_VRAM": "true"})
+        stack = ServiceStack(
+            redis.url(0),
+            tmp / "data",
+            tmp / "logs",
+            {**build_tiny_models(tmp / "models"), "LOW_VRAM": "true"},
+        )
         try:
             stack.start_api()
             with stack.client() as c:
@@ -113,21 +130,34 @@ def main() -> int:
 
 def report(args, lat: dict, jobs: list[dict]) -> None:
     n = len(lat["post"])
-    print(f"API latency, {args.clients} concurrent clients x {args.requests} (POST then GET), "
-          f"{n} each, {2 * n / lat['wall']:.0f} req/s overall:")
+    print(
+        f"API latency, {args.clients} concurrent clients x {args.requests} (POST then GET), "
+        f"{n} each, {2 * n / lat['wall']:.0f} req/s overall:"
+    )
     for name in ("post", "get"):
         ms = [v * 1000 for v in lat[name]]
-        print(f"  {name.upper():4s} p50 {pct(ms, 50):7.1f} ms  p99 {pct(ms, 99):7.1f} ms  "
-              f"max {max(ms):7.1f} ms")
-    keys = ("queue_wait_s", "voice_prep_s", "load_s", "inference_s", "write_s", "total_s",
-            "client_s", "audio_s")
+        print(
+            f"  {name.upper():4s} p50 {pct(ms, 50):7.1f} ms  p99 {pct(ms, 99):7.1f} ms  "
+            f"max {max(ms):7.1f} ms"
+        )
+    keys = (
+        "queue_wait_s",
+        "voice_prep_s",
+        "load_s",
+        "inference_s",
+        "write_s",
+        "total_s",
+        "client_s",
+        "audio_s",
+    )
     print(f"E2E jobs (tiny F5-TTS, f5tts_balanced, LOW_VRAM=true, CPU), {len(jobs)} sequential:")
     print("  " + " | ".join(f"{k}" for k in ("job",) + keys))
     for i, j in enumerate(jobs, 1):
         print("  " + " | ".join([str(i)] + [f"{j[k]:.3f}" for k in keys]))
     rest = jobs[1:] or jobs
-    print("  median(2..) " + " | ".join(f"{statistics.median(j[k] for j in rest):.3f}"
-                                        for k in keys))
+    print(
+        "  median(2..) " + " | ".join(f"{statistics.median(j[k] for j in rest):.3f}" for k in keys)
+    )
 
 
 if __name__ == "__main__":

@@ -30,14 +30,19 @@ TARGET_SECONDS = 0.12
 
 def run_cli(package_root: Path, *args: str) -> list[str]:
     """The console script's body, with ``package_root`` first on the path."""
-    code = (f"import sys; sys.path.insert(0, {str(package_root)!r}); sys.argv = ['avops', *{list(args)!r}]\n"
-            "from audiovoice_ops.cli import main\nmain()")
+    code = (
+        f"import sys; sys.path.insert(0, {str(package_root)!r}); sys.argv = ['avops', *{list(args)!r}]\n"
+        "from audiovoice_ops.cli import main\nmain()"
+    )
     return [sys.executable, "-c", code]
 
 
 def export_base(target: Path) -> Path:
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", BASE_COMMIT, "audiovoice_ops"],
-                             capture_output=True, check=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", BASE_COMMIT, "audiovoice_ops"],
+        capture_output=True,
+        check=True,
+    ).stdout
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
     return target
 
@@ -47,7 +52,9 @@ def seconds(command: list[str], env: dict[str, str]) -> float:
     result = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
-        raise SystemExit(f"{command[-1][:80]!r} failed ({result.returncode}): {result.stderr.decode()[-500:]}")
+        raise SystemExit(
+            f"{command[-1][:80]!r} failed ({result.returncode}): {result.stderr.decode()[-500:]}"
+        )
     return elapsed
 
 
@@ -79,12 +86,16 @@ def main() -> None:
     results = measure(args.runs)
     medians = {name: statistics.median(values) for name, values in results.items()}
     floor = medians["python -c pass"]
-    print(f"runs: {args.runs}, python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"runs: {args.runs}, python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.2f}"
+    )
     for name, median in medians.items():
         verdict = ""
         if name in ("avops --help", "avops --version"):
             verdict = f"  target <= {TARGET_SECONDS:.2f} s: {'met' if median <= TARGET_SECONDS else 'NOT met'}"
-        print(f"{name:32s} median {median * 1000:6.1f} ms  ({median / floor:4.1f}x python -c pass){verdict}")
+        print(
+            f"{name:32s} median {median * 1000:6.1f} ms  ({median / floor:4.1f}x python -c pass){verdict}"
+        )
     for new in ("avops --help", "avops --version"):
         old = f"{new} @ {BASE_COMMIT}"
         print(f"{new}: {medians[new] / medians[old]:.2f}x of {BASE_COMMIT}")

@@ -50,8 +50,12 @@ def stream_once(client, engine: str, voice_id: str, fmt: str) -> dict:
     first = None
     size = 0
     with client.audio.speech.with_streaming_response.create(
-            model=engine, voice=voice_id, input=TEXT, response_format=fmt,
-            extra_body={"language": LANGUAGE}) as resp:
+        model=engine,
+        voice=voice_id,
+        input=TEXT,
+        response_format=fmt,
+        extra_body={"language": LANGUAGE},
+    ) as resp:
         for chunk in resp.iter_bytes():
             if chunk and first is None:
                 first = time.perf_counter() - start
@@ -64,8 +68,10 @@ def stream_once(client, engine: str, voice_id: str, fmt: str) -> dict:
 def jobs_once(stack: ServiceStack, engine: str, voice_id: str) -> float:
     with stack.client() as c:
         start = time.perf_counter()
-        r = c.post("/jobs", json={"text": TEXT, "language": LANGUAGE, "voice_id": voice_id,
-                                  "engine": engine})
+        r = c.post(
+            "/jobs",
+            json={"text": TEXT, "language": LANGUAGE, "voice_id": voice_id, "engine": engine},
+        )
         assert r.status_code == 202, r.text
         info = wait_job(c, r.json()["job_id"])
         assert info["status"] == "completed", info
@@ -82,8 +88,10 @@ class Direct:
         from engines import get_engine
 
         self.engines = {name: get_engine(name) for name in ENGINES}
-        self.voices = {name: e.prepare_voice(str(reference), ref_text=ref_text, language=LANGUAGE)
-                       for name, e in self.engines.items()}
+        self.voices = {
+            name: e.prepare_voice(str(reference), ref_text=ref_text, language=LANGUAGE)
+            for name, e in self.engines.items()
+        }
 
     def once(self, engine: str) -> float:
         start = time.perf_counter()
@@ -135,16 +143,21 @@ def main() -> int:
         models = build_tiny_models(tmp / "models")
         redis = RedisServer(tmp / "redis").start()
         # One worker serves the concurrent clients one after another: no queue bound in the way.
-        stack = ServiceStack(redis.url(0), tmp / "data", tmp / "logs",
-                             {**models, "LOW_VRAM": "false", "SPEECH_QUEUE_TIMEOUT_S": "600"})
+        stack = ServiceStack(
+            redis.url(0),
+            tmp / "data",
+            tmp / "logs",
+            {**models, "LOW_VRAM": "false", "SPEECH_QUEUE_TIMEOUT_S": "600"},
+        )
         try:
             stack.start_api()
             stack.start_worker()
             stack.wait_ready()
             with stack.client() as c:
                 voice_id = ready_voice(c, language=LANGUAGE, name="bench")
-            direct = Direct(models, stack.data_dir / "voices" / voice_id / "reference.wav",
-                            REF_TEXT)
+            direct = Direct(
+                models, stack.data_dir / "voices" / voice_id / "reference.wav", REF_TEXT
+            )
             client = openai_client(stack, stack.admin_key)  # the voice is the admin key's
             rows = {}
             for engine in ENGINES:
@@ -154,8 +167,13 @@ def main() -> int:
                 runs = []
                 for _ in range(args.runs):  # interleaved: drift hits all three alike
                     s = stream_once(client, engine, voice_id, args.format)
-                    runs.append({**s, "jobs": jobs_once(stack, engine, voice_id),
-                                 "direct": direct.once(engine)})
+                    runs.append(
+                        {
+                            **s,
+                            "jobs": jobs_once(stack, engine, voice_id),
+                            "direct": direct.once(engine),
+                        }
+                    )
                 rows[engine] = runs
             crowd = concurrent(stack, voice_id, args.clients, args.format)
         finally:
@@ -169,25 +187,34 @@ def report(args, rows: dict, crowd: list[dict]) -> None:
     def med(runs, key):
         return statistics.median(r[key] for r in runs)
 
-    print(f"\nStreaming, tiny models, CPU, normal mode, {len(TEXT)}-character 6-sentence text, "
-          f"response_format={args.format}, medians of {args.runs} interleaved runs:\n")
-    print("| engine | first byte | last byte | first/full (target <= 0.25x) | jobs path "
-          "(POST, poll, WAV) | first audio / jobs path | direct synthesis | "
-          "stream full / direct (target <= 1.10x) |")
+    print(
+        f"\nStreaming, tiny models, CPU, normal mode, {len(TEXT)}-character 6-sentence text, "
+        f"response_format={args.format}, medians of {args.runs} interleaved runs:\n"
+    )
+    print(
+        "| engine | first byte | last byte | first/full (target <= 0.25x) | jobs path "
+        "(POST, poll, WAV) | first audio / jobs path | direct synthesis | "
+        "stream full / direct (target <= 1.10x) |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for engine, runs in rows.items():
         first, full, jobs, direct = (med(runs, k) for k in ("first", "full", "jobs", "direct"))
-        print(f"| {engine} | {first:.3f} s | {full:.3f} s | {first / full:.3f}x | {jobs:.3f} s | "
-              f"{first / jobs:.3f}x | {direct:.3f} s | {full / direct:.3f}x |")
+        print(
+            f"| {engine} | {first:.3f} s | {full:.3f} s | {first / full:.3f}x | {jobs:.3f} s | "
+            f"{first / jobs:.3f}x | {direct:.3f} s | {full / direct:.3f}x |"
+        )
     firsts = [r["first"] for r in crowd]
     fulls = [r["full"] for r in crowd]
-    print(f"\n{args.clients} concurrent streaming clients (f5tts, one worker): "
-          f"{len(crowd)}/{args.clients} completed\n")
+    print(
+        f"\n{args.clients} concurrent streaming clients (f5tts, one worker): "
+        f"{len(crowd)}/{args.clients} completed\n"
+    )
     print("| | p50 | p99 | max |")
     print("| --- | --- | --- | --- |")
     for name, values in (("first byte", firsts), ("last byte", fulls)):
-        print(f"| {name} | {pct(values, 50):.3f} s | {pct(values, 99):.3f} s | "
-              f"{max(values):.3f} s |")
+        print(
+            f"| {name} | {pct(values, 50):.3f} s | {pct(values, 99):.3f} s | {max(values):.3f} s |"
+        )
 
 
 if __name__ == "__main__":

@@ -54,20 +54,27 @@ from engines.errors import (  # light, always available; re-exported through __a
 )
 
 _LAZY = {
-    "ENGINE_NAMES": "engines.registry", "EngineSpec": "engines.registry",
+    "ENGINE_NAMES": "engines.registry",
+    "EngineSpec": "engines.registry",
     "get_spec": "engines.registry",
-    "EngineSettings": "engines.settings", "get_settings": "engines.settings",
+    "EngineSettings": "engines.settings",
+    "get_settings": "engines.settings",
     "load_settings": "engines.settings",
     "select_device": "engines.device",
-    "check_cuda": "engines.cuda_check", "CudaReport": "engines.cuda_check",
-    "VramManager": "engines.vram", "get_vram_manager": "engines.vram",
+    "check_cuda": "engines.cuda_check",
+    "CudaReport": "engines.cuda_check",
+    "VramManager": "engines.vram",
+    "get_vram_manager": "engines.vram",
     "reset_vram_manager": "engines.vram",
-    "PROFILES": "engines.profiles", "get_profile": "engines.profiles",
+    "PROFILES": "engines.profiles",
+    "get_profile": "engines.profiles",
     "prepare_voice_cached": "engines.voice_cache",
     "profile_names": "engines.profiles",
-    "TtsEngine": "engines.base", "VoiceConditioning": "engines.base",
+    "TtsEngine": "engines.base",
+    "VoiceConditioning": "engines.base",
     "SynthesisResult": "engines.base",
-    "F5TtsEngine": "engines.f5tts", "XttsEngine": "engines.xtts",
+    "F5TtsEngine": "engines.f5tts",
+    "XttsEngine": "engines.xtts",
 }
 
 
@@ -87,5 +94,14 @@ def get_engine(name: str, settings: Any = None, vram_manager: Any = None, device
     return cls(settings=settings, vram_manager=vram_manager, device=device)
 
 
-__all__ = ["get_engine", *_LAZY, "EngineError", "EngineConfigError", "DeviceUnavailableError",
-           "VramError", "ReferenceAudioError", "SynthesisError", "VoiceMismatchError"]
+__all__ = [
+    "get_engine",
+    *_LAZY,
+    "EngineError",
+    "EngineConfigError",
+    "DeviceUnavailableError",
+    "VramError",
+    "ReferenceAudioError",
+    "SynthesisError",
+    "VoiceMismatchError",
+]

@@ -46,8 +46,9 @@ def resample(samples: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     return out[0].numpy().astype(np.float32, copy=False)
 
 
-def load_reference(path, target_sr: int, max_seconds: float,
-                   min_seconds: float = MIN_REFERENCE_S) -> ReferenceAudio:
+def load_reference(
+    path, target_sr: int, max_seconds: float, min_seconds: float = MIN_REFERENCE_S
+) -> ReferenceAudio:
     """Decode, mono-mix, resample and bound a reference clip; ReferenceAudioError if unusable."""
     import soundfile as sf
 
@@ -57,8 +58,9 @@ def load_reference(path, target_sr: int, max_seconds: float,
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        raise ReferenceAudioError(f"reference audio {path.name} is not decodable audio "
-                                  f"(WAV/FLAC/OGG accepted): {exc}") from None
+        raise ReferenceAudioError(
+            f"reference audio {path.name} is not decodable audio (WAV/FLAC/OGG accepted): {exc}"
+        ) from None
     if data.size == 0:
         raise ReferenceAudioError(f"reference audio {path.name} is empty")
     mono = data.mean(axis=1)  # mono-mix: both models condition on one channel
@@ -66,15 +68,18 @@ def load_reference(path, target_sr: int, max_seconds: float,
         raise ReferenceAudioError(f"reference audio {path.name} contains NaN/inf samples")
     duration = len(mono) / sr
     if duration < min_seconds:
-        raise ReferenceAudioError(f"reference audio {path.name} is {duration:.2f} s; "
-                                  f"at least {min_seconds:.1f} s required")
+        raise ReferenceAudioError(
+            f"reference audio {path.name} is {duration:.2f} s; "
+            f"at least {min_seconds:.1f} s required"
+        )
     if float(np.abs(mono).max()) < SILENCE_PEAK:
         raise ReferenceAudioError(f"reference audio {path.name} is silent")
     trimmed = duration > max_seconds
     if trimmed:  # trim before resampling: cheaper, same result
         mono = mono[: int(max_seconds * sr)]
-        logger.info("reference audio %s trimmed from %.2f s to %.1f s", path.name, duration,
-                    max_seconds)
+        logger.info(
+            "reference audio %s trimmed from %.2f s to %.1f s", path.name, duration, max_seconds
+        )
     samples = resample(np.ascontiguousarray(mono), sr, target_sr)
     return ReferenceAudio(samples, target_sr, duration, trimmed)
 
@@ -92,7 +97,9 @@ def to_wav_bytes(waveform: np.ndarray, sample_rate: int, subtype: str = "PCM_16"
     import soundfile as sf
 
     buf = io.BytesIO()
-    sf.write(buf, np.asarray(waveform, dtype=np.float32), sample_rate, format="WAV", subtype=subtype)
+    sf.write(
+        buf, np.asarray(waveform, dtype=np.float32), sample_rate, format="WAV", subtype=subtype
+    )
     return buf.getvalue()
 
 
@@ -107,8 +114,9 @@ JOIN_PAUSE_S = 0.1
 def join_segments(waves: list[np.ndarray], sample_rate: int) -> np.ndarray:
     """One waveform from per-segment waveforms: faded edges, JOIN_PAUSE_S of silence between.
     The concatenation of ``segment_piece`` for each segment: what a stream sends, in order."""
-    return np.concatenate([segment_piece(wave, sample_rate, index, len(waves))
-                           for index, wave in enumerate(waves)])
+    return np.concatenate(
+        [segment_piece(wave, sample_rate, index, len(waves)) for index, wave in enumerate(waves)]
+    )
 
 
 def segment_piece(wave: np.ndarray, sample_rate: int, index: int, count: int) -> np.ndarray:

@@ -54,13 +54,20 @@ class TtsEngine(Protocol):
     def load(self) -> None:
         """Check model files; in normal mode also warm the model into the cache."""
 
-    def prepare_voice(self, ref_audio_path, ref_text: Optional[str] = None,
-                      language: Optional[str] = None) -> VoiceConditioning:
+    def prepare_voice(
+        self, ref_audio_path, ref_text: Optional[str] = None, language: Optional[str] = None
+    ) -> VoiceConditioning:
         """Validate reference audio and compute the voice conditioning."""
 
-    def synthesize(self, text: str, voice: VoiceConditioning, language: Optional[str] = None,
-                   profile: Optional[str] = None, speed: Optional[float] = None,
-                   on_segment: Optional[SegmentSink] = None) -> SynthesisResult:
+    def synthesize(
+        self,
+        text: str,
+        voice: VoiceConditioning,
+        language: Optional[str] = None,
+        profile: Optional[str] = None,
+        speed: Optional[float] = None,
+        on_segment: Optional[SegmentSink] = None,
+    ) -> SynthesisResult:
         """Generate speech for ``text`` in ``voice``; ``profile`` names a quality profile,
         ``speed`` overrides its speaking rate, ``on_segment`` receives the audio segment by
         segment as it is synthesized."""
@@ -84,7 +91,9 @@ class ManagedEngine:
         if "synthesize" in cls.__dict__:
             cls.synthesize = _own_voices_only(cls.__dict__["synthesize"])
 
-    def __init__(self, settings: Any = None, vram_manager: Any = None, device: Optional[str] = None) -> None:
+    def __init__(
+        self, settings: Any = None, vram_manager: Any = None, device: Optional[str] = None
+    ) -> None:
         import logging
 
         from engines.device import select_device
@@ -99,11 +108,14 @@ class ManagedEngine:
         else:
             check_manager_settings(vram_manager, self.settings)
         self.vram = vram_manager
-        self.device = select_device(device or getattr(self.settings, self.spec.device_setting),
-                                    self.settings.device_fallback_to_cpu)
+        self.device = select_device(
+            device or getattr(self.settings, self.spec.device_setting),
+            self.settings.device_fallback_to_cpu,
+        )
         # The seed's log line, grepped by operators: "F5TtsEngine initializing on device: cuda".
-        logging.getLogger(type(self).__module__).info("%s initializing on device: %s",
-                                                      type(self).__name__, self.device)
+        logging.getLogger(type(self).__module__).info(
+            "%s initializing on device: %s", type(self).__name__, self.device
+        )
 
     def load(self) -> None:
         """Normal mode: warm the model into the cache now. LOW_VRAM: loaded per job."""
@@ -119,7 +131,8 @@ class ManagedEngine:
         if voice.engine != self.name:
             raise VoiceMismatchError(
                 f"voice: prepared by engine {voice.engine!r} (from {voice.ref_audio_path}); "
-                f"{self.name} cannot use it: prepare it with {self.name}'s prepare_voice")
+                f"{self.name} cannot use it: prepare it with {self.name}'s prepare_voice"
+            )
 
     def _load(self, device: str) -> Any:
         raise NotImplementedError
@@ -132,8 +145,9 @@ def _own_voices_only(synthesize: Callable[..., SynthesisResult]) -> Callable[...
     import functools
 
     @functools.wraps(synthesize)
-    def checked(self: ManagedEngine, text: str, voice: VoiceConditioning, *args: Any,
-                **kwargs: Any) -> SynthesisResult:
+    def checked(
+        self: ManagedEngine, text: str, voice: VoiceConditioning, *args: Any, **kwargs: Any
+    ) -> SynthesisResult:
         self.check_voice(voice)
         return synthesize(self, text, voice, *args, **kwargs)
 
@@ -147,8 +161,9 @@ def with_speed(profile: Any, speed: Optional[float]) -> Any:
     return profile if speed is None else dataclasses.replace(profile, speed=float(speed))
 
 
-def emit_segments(waves: Any, sample_rate: int, count: int,
-                  on_segment: Optional[SegmentSink]) -> np.ndarray:
+def emit_segments(
+    waves: Any, sample_rate: int, count: int, on_segment: Optional[SegmentSink]
+) -> np.ndarray:
     """Hand each finished segment to ``on_segment`` as it comes out of ``waves`` (a generator:
     the next segment is synthesized only after the sink returned), and return the joined audio."""
     from engines.audio import segment_piece

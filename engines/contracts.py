@@ -40,8 +40,11 @@ class ResidentModel(_Contract):
     key: str = Field(..., description="Engine name the model belongs to (f5tts, xtts).")
     device: Device = Field(..., description="Where its weights are now.")
     size_mb: float
-    parked: bool = Field(..., description="In host RAM because VRAM_OFFLOAD=cpu took it off "
-                         "the GPU (swapped back for the next job without a checkpoint read).")
+    parked: bool = Field(
+        ...,
+        description="In host RAM because VRAM_OFFLOAD=cpu took it off "
+        "the GPU (swapped back for the next job without a checkpoint read).",
+    )
     in_use: int = Field(..., description="Jobs running with it now.")
     last_used_s_ago: float
 
@@ -53,13 +56,16 @@ class VramStats(_Contract):
     """
 
     available: bool = Field(default=False, description="CUDA available to the worker.")
-    low_vram_mode: Optional[bool] = Field(default=None, description="LOW_VRAM as the worker parsed it.")
+    low_vram_mode: Optional[bool] = Field(
+        default=None, description="LOW_VRAM as the worker parsed it."
+    )
     offload: Optional[Literal["cpu", "none"]] = Field(default=None, description="VRAM_OFFLOAD.")
     device: Device = "cpu"
     allocated_mb: float = 0.0
     reserved_mb: float = 0.0
-    free_mb: Optional[float] = Field(default=None, description="Free VRAM the driver reports; null "
-                                     "without CUDA.")
+    free_mb: Optional[float] = Field(
+        default=None, description="Free VRAM the driver reports; null without CUDA."
+    )
     total_mb: Optional[float] = None
     reserve_mb: Optional[int] = Field(default=None, description="VRAM_RESERVE_MB.")
     resident_models: list[ResidentModel] = Field(default_factory=list)
@@ -78,12 +84,19 @@ class VramStats(_Contract):
 class VramResponse(_Contract):
     """``GET /admin/vram``: the last stats a worker published; every field null before one did."""
 
-    vram: Optional[VramStats] = Field(default=None, description="VramManager.stats() of the worker.")
-    timestamp: Optional[str] = Field(default=None, description="When the worker published it (UTC ISO).")
+    vram: Optional[VramStats] = Field(
+        default=None, description="VramManager.stats() of the worker."
+    )
+    timestamp: Optional[str] = Field(
+        default=None, description="When the worker published it (UTC ISO)."
+    )
     age_seconds: Optional[float] = None
     worker: Optional[str] = Field(default=None, description="Node name and pid that published it.")
-    event: Optional[str] = Field(default=None, description="What triggered the publish (load, swap_in, "
-                                 "park, unload, task, heartbeat, startup).")
+    event: Optional[str] = Field(
+        default=None,
+        description="What triggered the publish (load, swap_in, "
+        "park, unload, task, heartbeat, startup).",
+    )
 
 
 class HealthCheck(_Contract):
@@ -94,8 +107,19 @@ class HealthCheck(_Contract):
 class HealthResponse(_Contract):
     status: HealthStatus = Field(..., description="ok | degraded (no worker) | unhealthy (503).")
     checks: Optional[dict[str, HealthCheck]] = Field(
-        default=None, description="redis, worker, storage, queue; only for admin keys (left out otherwise).")
+        default=None,
+        description="redis, worker, storage, queue; only for admin keys (left out otherwise).",
+    )
 
 
-__all__ = ["COUNTERS", "MEMORY_EVENTS", "Device", "HealthCheck", "HealthResponse", "HealthStatus",
-           "ResidentModel", "VramResponse", "VramStats"]
+__all__ = [
+    "COUNTERS",
+    "MEMORY_EVENTS",
+    "Device",
+    "HealthCheck",
+    "HealthResponse",
+    "HealthStatus",
+    "ResidentModel",
+    "VramResponse",
+    "VramStats",
+]

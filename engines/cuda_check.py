@@ -45,8 +45,11 @@ def _probe() -> CudaReport:
         import torch
     except ImportError:
         return CudaReport(available=False, notes=["torch is not installed"])
-    report = CudaReport(available=bool(torch.cuda.is_available()), torch_version=torch.__version__,
-                        cuda_version=torch.version.cuda)
+    report = CudaReport(
+        available=bool(torch.cuda.is_available()),
+        torch_version=torch.__version__,
+        cuda_version=torch.version.cuda,
+    )
     if not report.available:
         report.notes.append("CUDA not available: models will run on CPU")
         return report
@@ -61,11 +64,14 @@ def _probe() -> CudaReport:
     report.recommend_low_vram = total / 2**30 < SMALL_GPU_GB
     report.fp16_recommended = (props.major, props.minor) >= FP16_MIN_CC
     if report.recommend_low_vram:
-        report.notes.append(f"small GPU ({total / 2**30:.2f} GB < {SMALL_GPU_GB:.0f} GB): "
-                            "set LOW_VRAM=true")
+        report.notes.append(
+            f"small GPU ({total / 2**30:.2f} GB < {SMALL_GPU_GB:.0f} GB): set LOW_VRAM=true"
+        )
     if not report.fp16_recommended:
-        report.notes.append(f"compute capability {report.compute_capability} < 7.0: "
-                            "fp16 brings no benefit, keep fp32")
+        report.notes.append(
+            f"compute capability {report.compute_capability} < 7.0: "
+            "fp16 brings no benefit, keep fp32"
+        )
     return report
 
 
@@ -79,11 +85,18 @@ def check_cuda(log: bool = True) -> CudaReport:
 
 def _log(report: CudaReport) -> None:
     if not report.available:
-        logger.warning("CUDA not available (torch %s): models will run on CPU", report.torch_version)
+        logger.warning(
+            "CUDA not available (torch %s): models will run on CPU", report.torch_version
+        )
         return
-    logger.info("CUDA available: %s (compute capability %s, CUDA %s, cuDNN %s, torch %s)",
-                report.device_name, report.compute_capability, report.cuda_version,
-                report.cudnn_version, report.torch_version)
+    logger.info(
+        "CUDA available: %s (compute capability %s, CUDA %s, cuDNN %s, torch %s)",
+        report.device_name,
+        report.compute_capability,
+        report.cuda_version,
+        report.cudnn_version,
+        report.torch_version,
+    )
     logger.info("VRAM total: %.0f MB, free: %.0f MB", report.total_vram_mb, report.free_vram_mb)
     for note in report.notes:
         logger.warning(note)

@@ -20,8 +20,9 @@ def cuda_is_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def select_device(requested: str, fallback_to_cpu: bool = True,
-                  cuda_available: Optional[bool] = None) -> str:
+def select_device(
+    requested: str, fallback_to_cpu: bool = True, cuda_available: Optional[bool] = None
+) -> str:
     """Resolve ``auto|cuda|cpu`` to ``cuda`` or ``cpu``.
 
     ``auto`` takes CUDA when available. ``cuda`` without CUDA falls back to CPU with
@@ -41,9 +42,11 @@ def select_device(requested: str, fallback_to_cpu: bool = True,
     if has_cuda:
         return "cuda"
     if fallback_to_cpu:
-        logger.warning("CUDA requested but not available: falling back to CPU "
-                       "(DEVICE_FALLBACK_TO_CPU=true)")
+        logger.warning(
+            "CUDA requested but not available: falling back to CPU (DEVICE_FALLBACK_TO_CPU=true)"
+        )
         return "cpu"
     raise DeviceUnavailableError(
         "CUDA requested but not available and DEVICE_FALLBACK_TO_CPU=false; "
-        "check the GPU with `python -m engines.cuda_check --json`")
+        "check the GPU with `python -m engines.cuda_check --json`"
+    )

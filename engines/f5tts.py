@@ -72,12 +72,16 @@ class F5Window:
         return max(audio, 2 * (len(self.ref_text) + len(segment)) + 1)
 
     def fits(self, segment: str) -> bool:
-        return (len(segment.encode("utf-8")) <= self.max_bytes
-                and self.frames(segment) <= self.max_frames)
+        return (
+            len(segment.encode("utf-8")) <= self.max_bytes
+            and self.frames(segment) <= self.max_frames
+        )
 
     def describe(self) -> str:
-        return (f"F5-TTS's window ({self.max_frames} mel frames with a {self.ref_seconds:.1f} s "
-                f"reference)")
+        return (
+            f"F5-TTS's window ({self.max_frames} mel frames with a {self.ref_seconds:.1f} s "
+            f"reference)"
+        )
 
 
 class F5TtsEngine(ManagedEngine):
@@ -85,27 +89,46 @@ class F5TtsEngine(ManagedEngine):
     # Its conditioning is the reference audio itself: nothing worth caching.
     caches_conditioning = False
 
-    def __init__(self, settings: Optional[EngineSettings] = None, vram_manager: Any = None,
-                 device: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        settings: Optional[EngineSettings] = None,
+        vram_manager: Any = None,
+        device: Optional[str] = None,
+    ) -> None:
         super().__init__(settings, vram_manager, device)
         self._warn_small_gpu()
         self._paths = self._resolve_paths()
 
     # ------------------------------------------------------------------ protocol
 
-    def prepare_voice(self, ref_audio_path, ref_text: Optional[str] = None,
-                      language: Optional[str] = None) -> VoiceConditioning:
+    def prepare_voice(
+        self, ref_audio_path, ref_text: Optional[str] = None, language: Optional[str] = None
+    ) -> VoiceConditioning:
         if not ref_text or not ref_text.strip():
             # f5_tts would transcribe with a Whisper model downloaded from the hub: not offline-safe.
-            raise ReferenceAudioError("ref_text: F5-TTS needs the transcript of the reference audio")
+            raise ReferenceAudioError(
+                "ref_text: F5-TTS needs the transcript of the reference audio"
+            )
         ref = load_reference(ref_audio_path, SAMPLE_RATE, MAX_REFERENCE_S)
         text = _punctuate(ref_text.strip())
-        return VoiceConditioning(self.name, {"samples": ref.samples, "sample_rate": SAMPLE_RATE},
-                                 str(ref_audio_path), text, language, ref.duration_s)
+        return VoiceConditioning(
+            self.name,
+            {"samples": ref.samples, "sample_rate": SAMPLE_RATE},
+            str(ref_audio_path),
+            text,
+            language,
+            ref.duration_s,
+        )
 
-    def synthesize(self, text: str, voice: VoiceConditioning, language: Optional[str] = None,
-                   profile: Optional[str] = None, speed: Optional[float] = None,
-                   on_segment: Optional[SegmentSink] = None) -> SynthesisResult:
+    def synthesize(
+        self,
+        text: str,
+        voice: VoiceConditioning,
+        language: Optional[str] = None,
+        profile: Optional[str] = None,
+        speed: Optional[float] = None,
+        on_segment: Optional[SegmentSink] = None,
+    ) -> SynthesisResult:
         text = check_text(text)
         prof = with_speed(get_profile(profile, self.name), speed)
         start = time.perf_counter()
@@ -119,14 +142,28 @@ class F5TtsEngine(ManagedEngine):
         timings["total_s"] = time.perf_counter() - start
         timings["infer_s"] = timings["total_s"] - timings.get("load_s", 0.0)
         result = SynthesisResult(finish_waveform(wave), SAMPLE_RATE, device, timings)
-        logger.info("F5TtsEngine synthesis complete: duration=%.2fs bytes=%d device=%s "
-                    "low_vram=%s profile=%s took=%.2fs", result.duration_s, result.waveform.nbytes,
-                    device, self.settings.low_vram, prof.name, timings["total_s"])
+        logger.info(
+            "F5TtsEngine synthesis complete: duration=%.2fs bytes=%d device=%s "
+            "low_vram=%s profile=%s took=%.2fs",
+            result.duration_s,
+            result.waveform.nbytes,
+            device,
+            self.settings.low_vram,
+            prof.name,
+            timings["total_s"],
+        )
         return result
 
     # ------------------------------------------------------------------ internals
-    def _infer(self, model, device: str, text: str, voice: VoiceConditioning, prof,
-               on_segment: Optional[SegmentSink] = None):
+    def _infer(
+        self,
+        model,
+        device: str,
+        text: str,
+        voice: VoiceConditioning,
+        prof,
+        on_segment: Optional[SegmentSink] = None,
+    ):
         """One f5_tts pass per segment (ours, not f5_tts's chunk_text, which only splits at
         punctuation and can overflow the frame cap), joined by engines.audio.join_segments."""
         import torch
@@ -141,18 +178,30 @@ class F5TtsEngine(ManagedEngine):
         audio = torch.from_numpy(voice.data["samples"])[None]
         ref_text = cast(str, voice.ref_text)  # prepare_voice refuses a voice without its transcript
         window = self._window(model, audio.shape[-1], hop_length, ref_text, prof.speed)
-        segments = split_text(text, window.fits, window.describe(),
-                              short_first=on_segment is not None)
+        segments = split_text(
+            text, window.fits, window.describe(), short_first=on_segment is not None
+        )
         logger.debug("F5TtsEngine: %d characters in %d segments", len(text), len(segments))
 
         def waves():
             for segment in segments:
                 with library_output(logger):
-                    wave, _, _ = next(infer_batch_process(
-                        (audio, SAMPLE_RATE), voice.ref_text, [segment.text], model["cfm"],
-                        model["vocoder"], mel_spec_type="vocos", nfe_step=prof.nfe_step,
-                        cfg_strength=prof.cfg_strength, sway_sampling_coef=prof.sway_sampling_coef,
-                        speed=prof.speed, device=device, progress=None))
+                    wave, _, _ = next(
+                        infer_batch_process(
+                            (audio, SAMPLE_RATE),
+                            voice.ref_text,
+                            [segment.text],
+                            model["cfm"],
+                            model["vocoder"],
+                            mel_spec_type="vocos",
+                            nfe_step=prof.nfe_step,
+                            cfg_strength=prof.cfg_strength,
+                            sway_sampling_coef=prof.sway_sampling_coef,
+                            speed=prof.speed,
+                            device=device,
+                            progress=None,
+                        )
+                    )
                 yield wave
 
         return emit_segments(waves(), SAMPLE_RATE, len(segments), on_segment), device
@@ -163,8 +212,9 @@ class F5TtsEngine(ManagedEngine):
         max_frames = getattr(text_embed, "precompute_max_pos", DEFAULT_MAX_FRAMES)
         if len(ref_text[-1].encode("utf-8")) == 1:
             ref_text += " "  # what infer_batch_process does before measuring it
-        return F5Window(ref_samples // hop_length, ref_text, ref_samples / SAMPLE_RATE, speed,
-                        max_frames)
+        return F5Window(
+            ref_samples // hop_length, ref_text, ref_samples / SAMPLE_RATE, speed, max_frames
+        )
 
     def _load(self, device: str):
         """Build CFM + Vocos through f5_tts's own loaders; one module so it moves as one."""
@@ -181,24 +231,38 @@ class F5TtsEngine(ManagedEngine):
             from f5_tts.infer.utils_infer import load_model, load_vocoder
 
             model_cls = get_class(f"f5_tts.model.{cfg.model.backbone}")
-            cfm = load_model(model_cls, OmegaConf.to_container(cfg.model.arch, resolve=True), ckpt,
-                             mel_spec_type=cfg.model.mel_spec.mel_spec_type, vocab_file=vocab,
-                             device=device)
-            vocoder = load_vocoder("vocos", is_local=vocos_dir is not None,
-                                   local_path=str(vocos_dir or ""), device=device)
+            cfm = load_model(
+                model_cls,
+                OmegaConf.to_container(cfg.model.arch, resolve=True),
+                ckpt,
+                mel_spec_type=cfg.model.mel_spec.mel_spec_type,
+                vocab_file=vocab,
+                device=device,
+            )
+            vocoder = load_vocoder(
+                "vocos",
+                is_local=vocos_dir is not None,
+                local_path=str(vocos_dir or ""),
+                device=device,
+            )
         return torch.nn.ModuleDict({"cfm": cfm.eval(), "vocoder": vocoder})
 
     def _resolve_paths(self) -> tuple[str, str, str, Optional[Path]]:
         s = self.settings
-        for var, path in (("F5TTS_CKPT_FILE", s.f5tts_ckpt_file), ("F5TTS_VOCAB_FILE", s.f5tts_vocab_file),
-                          ("F5TTS_MODEL_CONFIG", s.f5tts_model_config)):
+        for var, path in (
+            ("F5TTS_CKPT_FILE", s.f5tts_ckpt_file),
+            ("F5TTS_VOCAB_FILE", s.f5tts_vocab_file),
+            ("F5TTS_MODEL_CONFIG", s.f5tts_model_config),
+        ):
             if path is not None and not Path(path).is_file():
                 raise EngineConfigError(f"{var}: file not found: {path}")
         if s.vocos_dir is not None and not (Path(s.vocos_dir) / "config.yaml").is_file():
             raise EngineConfigError(f"VOCOS_DIR: no config.yaml in {s.vocos_dir}")
         if s.f5tts_ckpt_file is None or s.vocos_dir is None:
-            logger.warning("F5TTS_CKPT_FILE/VOCOS_DIR not set: official weights will be fetched "
-                           "from the model hub on first load (fails offline)")
+            logger.warning(
+                "F5TTS_CKPT_FILE/VOCOS_DIR not set: official weights will be fetched "
+                "from the model hub on first load (fails offline)"
+            )
         ckpt = str(s.f5tts_ckpt_file) if s.f5tts_ckpt_file else HUB_CKPT
         vocab = str(s.f5tts_vocab_file) if s.f5tts_vocab_file else ""  # "" = f5_tts's own vocab
         config = str(s.f5tts_model_config) if s.f5tts_model_config else _packaged_config()
@@ -215,8 +279,9 @@ class F5TtsEngine(ManagedEngine):
 
         total_gb = torch.cuda.get_device_properties(0).total_memory / 2**30
         if total_gb < SMALL_GPU_GB:
-            logger.warning("small GPU (%.2f GB) without LOW_VRAM: set LOW_VRAM=true to avoid OOM",
-                           total_gb)
+            logger.warning(
+                "small GPU (%.2f GB) without LOW_VRAM: set LOW_VRAM=true to avoid OOM", total_gb
+            )
 
 
 def _packaged_config() -> str:

@@ -32,15 +32,20 @@ class XttsProfile:
 
 Profile = Union[F5Profile, XttsProfile]
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (
-    F5Profile("f5tts_fast", nfe_step=16),
-    F5Profile("f5tts_balanced", nfe_step=32),
-    F5Profile("f5tts_quality", nfe_step=64),
-    # Lower temperature/top_p: steadier prosody, fewer artefacts, at some expressiveness.
-    XttsProfile("xtts_fast", temperature=0.75, top_p=0.85, top_k=50),
-    XttsProfile("xtts_balanced", temperature=0.7, top_p=0.8, top_k=40),
-    XttsProfile("xtts_quality", temperature=0.65, top_p=0.75, top_k=30, repetition_penalty=12.0),
-)}
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        F5Profile("f5tts_fast", nfe_step=16),
+        F5Profile("f5tts_balanced", nfe_step=32),
+        F5Profile("f5tts_quality", nfe_step=64),
+        # Lower temperature/top_p: steadier prosody, fewer artefacts, at some expressiveness.
+        XttsProfile("xtts_fast", temperature=0.75, top_p=0.85, top_k=50),
+        XttsProfile("xtts_balanced", temperature=0.7, top_p=0.8, top_k=40),
+        XttsProfile(
+            "xtts_quality", temperature=0.65, top_p=0.75, top_k=30, repetition_penalty=12.0
+        ),
+    )
+}
 
 DEFAULT_PROFILE = {"f5tts": "f5tts_balanced", "xtts": "xtts_balanced"}
 
@@ -57,6 +62,8 @@ def get_profile(name: Optional[str], engine: Optional[str] = None) -> Profile:
         name = DEFAULT_PROFILE[engine]
     profile = PROFILES.get(name)
     if profile is None or (engine is not None and profile.engine != engine):
-        raise SynthesisError(f"profile: unknown profile {name!r} for engine {engine or 'any'}; "
-                             f"accepted: {', '.join(profile_names(engine))}")
+        raise SynthesisError(
+            f"profile: unknown profile {name!r} for engine {engine or 'any'}; "
+            f"accepted: {', '.join(profile_names(engine))}"
+        )
     return profile

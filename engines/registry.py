@@ -17,8 +17,25 @@ from engines.errors import EngineConfigError
 from engines.profiles import DEFAULT_PROFILE, profile_names
 
 # XTTS v2's languages (its config.json); a language tag is accepted when its base is listed.
-XTTS_LANGUAGES = ("en", "es", "fr", "de", "it", "pt", "pl", "tr", "ru", "nl", "cs", "ar", "zh-cn",
-                  "ja", "hu", "ko", "hi")
+XTTS_LANGUAGES = (
+    "en",
+    "es",
+    "fr",
+    "de",
+    "it",
+    "pt",
+    "pl",
+    "tr",
+    "ru",
+    "nl",
+    "cs",
+    "ar",
+    "zh-cn",
+    "ja",
+    "hu",
+    "ko",
+    "hi",
+)
 
 
 @dataclass(frozen=True)
@@ -52,8 +69,14 @@ ENGINES: tuple[EngineSpec, ...] = (
     # f5_tts would transcribe a reference without text with a Whisper model from the hub: not
     # offline-safe, so the transcript is required.
     EngineSpec("f5tts", "F5-TTS", "engines.f5tts:F5TtsEngine", "f5tts_device", needs_ref_text=True),
-    EngineSpec("xtts", "XTTS", "engines.xtts:XttsEngine", "xtts_device", needs_ref_text=False,
-               languages=XTTS_LANGUAGES),
+    EngineSpec(
+        "xtts",
+        "XTTS",
+        "engines.xtts:XttsEngine",
+        "xtts_device",
+        needs_ref_text=False,
+        languages=XTTS_LANGUAGES,
+    ),
 )
 
 _BY_NAME = {spec.name: spec for spec in ENGINES}
@@ -73,7 +96,9 @@ def get_spec(name: str) -> EngineSpec:
     """The registered engine ``name`` (normalised); ``EngineConfigError`` naming the accepted ones."""
     spec = find_spec(name)
     if spec is None:
-        raise EngineConfigError(f"engine: unknown engine {name!r}; accepted: {', '.join(ENGINE_NAMES)}")
+        raise EngineConfigError(
+            f"engine: unknown engine {name!r}; accepted: {', '.join(ENGINE_NAMES)}"
+        )
     return spec
 
 
@@ -96,5 +121,15 @@ def declared_languages() -> list[str]:
     return list(seen)
 
 
-__all__ = ["ENGINES", "ENGINE_NAMES", "EngineSpec", "XTTS_LANGUAGES", "base_language",
-           "declared_languages", "engines_for_voice", "find_spec", "get_spec", "normalize_name"]
+__all__ = [
+    "ENGINES",
+    "ENGINE_NAMES",
+    "EngineSpec",
+    "XTTS_LANGUAGES",
+    "base_language",
+    "declared_languages",
+    "engines_for_voice",
+    "find_spec",
+    "get_spec",
+    "normalize_name",
+]

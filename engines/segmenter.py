@@ -73,19 +73,24 @@ def check_text(text: Optional[str]) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:  # positions in the text as given
-        raise SynthesisError(f"text: not valid Unicode (lone surrogate "
-                             f"U+{ord(text[exc.start]):04X} at character {exc.start})") from None
+        raise SynthesisError(
+            f"text: not valid Unicode (lone surrogate "
+            f"U+{ord(text[exc.start]):04X} at character {exc.start})"
+        ) from None
     text = text.strip()
     if not text:
         raise SynthesisError("text: nothing to synthesize (empty text)")
     if not any(unicodedata.category(ch)[0] in "LN" for ch in text):
-        raise SynthesisError("text: nothing to speak (no letters or digits; punctuation, "
-                             "symbols and emoji alone are not voiced)")
+        raise SynthesisError(
+            "text: nothing to speak (no letters or digits; punctuation, "
+            "symbols and emoji alone are not voiced)"
+        )
     return text
 
 
-def split_text(text: str, fits: Fits, limit: str = "the engine's limit",
-               short_first: bool = False) -> list[Segment]:
+def split_text(
+    text: str, fits: Fits, limit: str = "the engine's limit", short_first: bool = False
+) -> list[Segment]:
     """Segments of ``text`` that each satisfy ``fits``; ``limit`` names it in errors.
 
     ``short_first``: the first sentence is a segment of its own (a streamed request: the first
@@ -102,7 +107,7 @@ Span = tuple[int, int]
 
 
 def _segment(text: str, span: Span, fits: Fits, level: int, limit: str) -> list[Span]:
-    if fits(collapse(text[span[0]:span[1]])):
+    if fits(collapse(text[span[0] : span[1]])):
         return [span]
     if level == len(BREAKS):
         return _hard_cut(text, span, fits, limit)
@@ -120,7 +125,7 @@ def _first_sentence(text: str, whole: Span) -> list[Span]:
     if match is None:
         return [whole]
     head, tail = _strip(text, whole[0], match.end()), _strip(text, match.end(), whole[1])
-    if head is None or tail is None or not any(ch.isalnum() for ch in text[head[0]:head[1]]):
+    if head is None or tail is None or not any(ch.isalnum() for ch in text[head[0] : head[1]]):
         return [whole]
     return [head, tail]
 
@@ -150,7 +155,7 @@ def _pack(text: str, pieces: list[Span], fits: Fits) -> list[Span]:
     packed = [pieces[0]]
     for piece in pieces[1:]:
         merged = (packed[-1][0], piece[1])
-        if fits(collapse(text[merged[0]:merged[1]])):
+        if fits(collapse(text[merged[0] : merged[1]])):
             packed[-1] = merged
         else:
             packed.append(piece)
@@ -166,8 +171,9 @@ def _hard_cut(text: str, span: Span, fits: Fits, limit: str) -> list[Span]:
         if end is None:  # one cluster alone is too long: fall back to code points
             end = _longest_fit(text, pos, list(range(pos + 1, span[1] + 1)), fits)
         if end is None:
-            raise SynthesisError(f"text: character {pos} ({text[pos]!r}) cannot be spoken within "
-                                 f"{limit}")
+            raise SynthesisError(
+                f"text: character {pos} ({text[pos]!r}) cannot be spoken within {limit}"
+            )
         piece = _strip(text, pos, end)
         if piece:
             pieces.append(piece)
@@ -180,7 +186,7 @@ def _longest_fit(text: str, pos: int, ends: list[int], fits: Fits) -> Optional[i
     low, high, best = 0, len(ends) - 1, None
     while low <= high:
         mid = (low + high) // 2
-        if fits(collapse(text[pos:ends[mid]])):
+        if fits(collapse(text[pos : ends[mid]])):
             best, low = ends[mid], mid + 1
         else:
             high = mid - 1

@@ -64,8 +64,14 @@ class EngineSettings(BaseSettings):
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("f5tts_ckpt_file", "f5tts_vocab_file", "f5tts_model_config", "vocos_dir",
-                     "xtts_model_dir", mode="before")
+    @field_validator(
+        "f5tts_ckpt_file",
+        "f5tts_vocab_file",
+        "f5tts_model_config",
+        "vocos_dir",
+        "xtts_model_dir",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -112,10 +118,20 @@ def log_settings(settings: EngineSettings) -> None:
     logger.info(
         "engine settings: F5TTS_DEVICE=%s XTTS_DEVICE=%s DEVICE_FALLBACK_TO_CPU=%s VRAM_OFFLOAD=%s "
         "VRAM_RESERVE_MB=%d MODELS_DIR=%s",
-        settings.f5tts_device, settings.xtts_device, settings.device_fallback_to_cpu,
-        settings.vram_offload, settings.vram_reserve_mb, settings.models_dir,
+        settings.f5tts_device,
+        settings.xtts_device,
+        settings.device_fallback_to_cpu,
+        settings.vram_offload,
+        settings.vram_reserve_mb,
+        settings.models_dir,
     )
 
 
-__all__ = ["EngineSettings", "EngineConfigError", "get_settings", "load_settings", "parse_bool",
-           "ACCEPTED_BOOLS"]
+__all__ = [
+    "EngineSettings",
+    "EngineConfigError",
+    "get_settings",
+    "load_settings",
+    "parse_bool",
+    "ACCEPTED_BOOLS",
+]

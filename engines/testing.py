@@ -26,19 +26,50 @@ import numpy as np
 
 # Small enough for ~1 s tests; dims must stay divisible by the head counts.
 TINY_DIT_ARCH = dict(
-    dim=64, depth=2, heads=2, ff_mult=2, text_dim=32, text_mask_padding=True,
-    qk_norm=None, conv_layers=1, pe_attn_head=None, attn_backend="torch",
-    attn_mask_enabled=False, checkpoint_activations=False,
+    dim=64,
+    depth=2,
+    heads=2,
+    ff_mult=2,
+    text_dim=32,
+    text_mask_padding=True,
+    qk_norm=None,
+    conv_layers=1,
+    pe_attn_head=None,
+    attn_backend="torch",
+    attn_mask_enabled=False,
+    checkpoint_activations=False,
 )
 # Space must be index 0 (f5_tts maps unknown characters to it).
 TINY_VOCAB = [" "] + list("abcdefghijklmnopqrstuvwxyz0123456789.,!?'-")
 # The languages of the released XTTS v2 config.json (and of the service's default list).
-XTTS_LANGUAGES = ["en", "es", "fr", "de", "it", "pt", "pl", "tr", "ru", "nl", "cs", "ar", "zh-cn", "ja",
-                  "hu", "ko", "hi"]
+XTTS_LANGUAGES = [
+    "en",
+    "es",
+    "fr",
+    "de",
+    "it",
+    "pt",
+    "pl",
+    "tr",
+    "ru",
+    "nl",
+    "cs",
+    "ar",
+    "zh-cn",
+    "ja",
+    "hu",
+    "ko",
+    "hi",
+]
 
 
-def write_test_wav(path: Path, seconds: float = 2.0, sample_rate: int = 22050,
-                   channels: int = 1, freq: float = 220.0) -> Path:
+def write_test_wav(
+    path: Path,
+    seconds: float = 2.0,
+    sample_rate: int = 22050,
+    channels: int = 1,
+    freq: float = 220.0,
+) -> Path:
     """A harmonic tone with a little noise: decodable, non-silent reference audio."""
     import soundfile as sf
 
@@ -68,18 +99,35 @@ def _build_f5(dest: Path) -> dict[str, str]:
     vocab_file = f5_dir / "vocab.txt"
     vocab_file.write_text("".join(ch + "\n" for ch in TINY_VOCAB), encoding="utf-8")
     config_file = f5_dir / "model.yaml"
-    config = {"model": {"name": "F5TTS_tiny", "tokenizer": "custom", "backbone": "DiT",
-                        "arch": TINY_DIT_ARCH,
-                        "mel_spec": {"target_sample_rate": 24000, "n_mel_channels": 100,
-                                     "hop_length": 256, "win_length": 1024, "n_fft": 1024,
-                                     "mel_spec_type": "vocos"}}}
+    config = {
+        "model": {
+            "name": "F5TTS_tiny",
+            "tokenizer": "custom",
+            "backbone": "DiT",
+            "arch": TINY_DIT_ARCH,
+            "mel_spec": {
+                "target_sample_rate": 24000,
+                "n_mel_channels": 100,
+                "hop_length": 256,
+                "win_length": 1024,
+                "n_fft": 1024,
+                "mel_spec_type": "vocos",
+            },
+        }
+    }
     config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
 
     torch.manual_seed(0)
     model = CFM(
         transformer=DiT(**TINY_DIT_ARCH, text_num_embeds=len(TINY_VOCAB), mel_dim=100),
-        mel_spec_kwargs=dict(n_fft=1024, hop_length=256, win_length=1024, n_mel_channels=100,
-                             target_sample_rate=24000, mel_spec_type="vocos"),
+        mel_spec_kwargs=dict(
+            n_fft=1024,
+            hop_length=256,
+            win_length=1024,
+            n_mel_channels=100,
+            target_sample_rate=24000,
+            mel_spec_type="vocos",
+        ),
         vocab_char_map={c: i for i, c in enumerate(TINY_VOCAB)},
     )
     # Same layout as the official model_*.safetensors: EMA weights, "ema_model." prefix.
@@ -89,8 +137,12 @@ def _build_f5(dest: Path) -> dict[str, str]:
 
     vocos_dir = dest / "vocos"
     _build_vocos(vocos_dir)
-    return {"F5TTS_CKPT_FILE": str(ckpt_file), "F5TTS_VOCAB_FILE": str(vocab_file),
-            "F5TTS_MODEL_CONFIG": str(config_file), "VOCOS_DIR": str(vocos_dir)}
+    return {
+        "F5TTS_CKPT_FILE": str(ckpt_file),
+        "F5TTS_VOCAB_FILE": str(vocab_file),
+        "F5TTS_MODEL_CONFIG": str(config_file),
+        "VOCOS_DIR": str(vocos_dir),
+    }
 
 
 def _build_vocos(vocos_dir: Path) -> None:
@@ -101,14 +153,29 @@ def _build_vocos(vocos_dir: Path) -> None:
     vocos_dir.mkdir(parents=True, exist_ok=True)
     # Same file names and class paths as charactr/vocos-mel-24khz, smaller backbone.
     cfg = {
-        "feature_extractor": {"class_path": "vocos.feature_extractors.MelSpectrogramFeatures",
-                              "init_args": {"sample_rate": 24000, "n_fft": 1024, "hop_length": 256,
-                                            "n_mels": 100, "padding": "center"}},
-        "backbone": {"class_path": "vocos.models.VocosBackbone",
-                     "init_args": {"input_channels": 100, "dim": 32, "intermediate_dim": 64,
-                                   "num_layers": 1}},
-        "head": {"class_path": "vocos.heads.ISTFTHead",
-                 "init_args": {"dim": 32, "n_fft": 1024, "hop_length": 256, "padding": "center"}},
+        "feature_extractor": {
+            "class_path": "vocos.feature_extractors.MelSpectrogramFeatures",
+            "init_args": {
+                "sample_rate": 24000,
+                "n_fft": 1024,
+                "hop_length": 256,
+                "n_mels": 100,
+                "padding": "center",
+            },
+        },
+        "backbone": {
+            "class_path": "vocos.models.VocosBackbone",
+            "init_args": {
+                "input_channels": 100,
+                "dim": 32,
+                "intermediate_dim": 64,
+                "num_layers": 1,
+            },
+        },
+        "head": {
+            "class_path": "vocos.heads.ISTFTHead",
+            "init_args": {"dim": 32, "n_fft": 1024, "hop_length": 256, "padding": "center"},
+        },
     }
     (vocos_dir / "config.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
     torch.manual_seed(0)
@@ -132,21 +199,32 @@ def _build_xtts(dest: Path) -> dict[str, str]:
     xtts_dir.mkdir(parents=True, exist_ok=True)
     # BPE vocab from the tokenizer coqui-tts ships, plus the [START] and [lang]
     # special tokens XTTS's VoiceBpeTokenizer expects.
-    tok = Tokenizer.from_file(str(files("TTS").joinpath("tts/utils/assets/tortoise/tokenizer.json")))
+    tok = Tokenizer.from_file(
+        str(files("TTS").joinpath("tts/utils/assets/tortoise/tokenizer.json"))
+    )
     tok.add_special_tokens(["[START]"] + [f"[{lang}]" for lang in XTTS_LANGUAGES])
     tok.save(str(xtts_dir / "vocab.json"))
 
     args = XttsArgs(
-        gpt_layers=2, gpt_n_model_channels=32, gpt_n_heads=2, decoder_input_dim=32,
+        gpt_layers=2,
+        gpt_n_model_channels=32,
+        gpt_n_heads=2,
+        decoder_input_dim=32,
         # Random weights rarely sample the stop token: bound generation length.
-        gpt_max_audio_tokens=24, gpt_max_text_tokens=402, gpt_max_prompt_tokens=70,
-        gpt_num_audio_tokens=1026, gpt_start_audio_token=1024, gpt_stop_audio_token=1025,
-        gpt_use_perceiver_resampler=True, gpt_code_stride_len=1024,
+        gpt_max_audio_tokens=24,
+        gpt_max_text_tokens=402,
+        gpt_max_prompt_tokens=70,
+        gpt_num_audio_tokens=1026,
+        gpt_start_audio_token=1024,
+        gpt_stop_audio_token=1025,
+        gpt_use_perceiver_resampler=True,
+        gpt_code_stride_len=1024,
     )
     config = XttsConfig(model_args=args, languages=XTTS_LANGUAGES)
     model = Xtts(config)
-    model.tokenizer = __import__("TTS.tts.layers.xtts.tokenizer", fromlist=["VoiceBpeTokenizer"]) \
-        .VoiceBpeTokenizer(vocab_file=str(xtts_dir / "vocab.json"))
+    model.tokenizer = __import__(
+        "TTS.tts.layers.xtts.tokenizer", fromlist=["VoiceBpeTokenizer"]
+    ).VoiceBpeTokenizer(vocab_file=str(xtts_dir / "vocab.json"))
     torch.manual_seed(0)
     model.init_models()  # sizes the GPT text embedding from the vocab
     torch.save({"model": model.state_dict(), "config": config.to_dict()}, xtts_dir / "model.pth")
@@ -205,7 +283,8 @@ class FakeGpu:
         if self.allocated + size_mb > self.total_mb:
             raise torch.cuda.OutOfMemoryError(
                 f"CUDA out of memory. Tried to allocate {size_mb:.0f} MiB "
-                f"({self.total_mb - self.allocated:.0f} MiB free)")
+                f"({self.total_mb - self.allocated:.0f} MiB free)"
+            )
         self.allocated += size_mb
 
 

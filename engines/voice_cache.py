@@ -27,8 +27,13 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 
 
-def prepare_voice_cached(engine: TtsEngine, ref_audio_path: Path, cache_path: Path,
-                         ref_text: Optional[str] = None, language: Optional[str] = None) -> VoiceConditioning:
+def prepare_voice_cached(
+    engine: TtsEngine,
+    ref_audio_path: Path,
+    cache_path: Path,
+    ref_text: Optional[str] = None,
+    language: Optional[str] = None,
+) -> VoiceConditioning:
     """``engine.prepare_voice`` through the on-disk cache at ``cache_path``."""
     if not getattr(engine, "caches_conditioning", False):
         return engine.prepare_voice(ref_audio_path, ref_text=ref_text, language=language)
@@ -36,14 +41,21 @@ def prepare_voice_cached(engine: TtsEngine, ref_audio_path: Path, cache_path: Pa
     cached = load_conditioning(cache_path, engine.name, digest)
     if cached is not None:
         logger.info("voice conditioning for %s read from cache %s", engine.name, cache_path.name)
-        return replace(cached, ref_audio_path=str(ref_audio_path), ref_text=ref_text or cached.ref_text,
-                       language=language or cached.language)
+        return replace(
+            cached,
+            ref_audio_path=str(ref_audio_path),
+            ref_text=ref_text or cached.ref_text,
+            language=language or cached.language,
+        )
     voice = engine.prepare_voice(ref_audio_path, ref_text=ref_text, language=language)
     try:
         save_conditioning(voice, cache_path, digest)
     except Exception as exc:  # noqa: BLE001  (torch reports a full disk as its own RuntimeError)
-        logger.warning("voice conditioning cache %s not written, continuing without it: %s",
-                       cache_path.name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        logger.warning(
+            "voice conditioning cache %s not written, continuing without it: %s",
+            cache_path.name,
+            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+        )
     return voice
 
 
@@ -51,8 +63,12 @@ def save_conditioning(voice: VoiceConditioning, path: Path, source_digest: str) 
     import torch
 
     payload: dict[str, Any] = {
-        "format": FORMAT_VERSION, "engine": voice.engine, "source_sha256": source_digest,
-        "data": voice.data, "ref_text": voice.ref_text, "language": voice.language,
+        "format": FORMAT_VERSION,
+        "engine": voice.engine,
+        "source_sha256": source_digest,
+        "data": voice.data,
+        "ref_text": voice.ref_text,
+        "language": voice.language,
         "ref_duration_s": voice.ref_duration_s,
     }
     # Unique temp name (two workers may write the same voice), renamed into place: a concurrent
@@ -77,11 +93,20 @@ def load_conditioning(path: Path, engine: str, source_digest: str) -> Optional[V
     except Exception as exc:  # noqa: BLE001  (a damaged cache is recomputed, not fatal)
         logger.warning("ignoring unreadable voice cache %s: %s", path, exc)
         return None
-    if (payload.get("format") != FORMAT_VERSION or payload.get("engine") != engine
-            or payload.get("source_sha256") != source_digest):
+    if (
+        payload.get("format") != FORMAT_VERSION
+        or payload.get("engine") != engine
+        or payload.get("source_sha256") != source_digest
+    ):
         return None
-    return VoiceConditioning(engine, payload["data"], "", payload.get("ref_text"), payload.get("language"),
-                             float(payload.get("ref_duration_s") or 0.0))
+    return VoiceConditioning(
+        engine,
+        payload["data"],
+        "",
+        payload.get("ref_text"),
+        payload.get("language"),
+        float(payload.get("ref_duration_s") or 0.0),
+    )
 
 
 def file_digest(path: Path) -> str:

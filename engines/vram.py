@@ -39,8 +39,13 @@ logger = logging.getLogger(__name__)
 MB = 2**20
 # The settings a VramManager acts on: an engine whose settings differ here would get a policy
 # it was not configured with.
-MANAGER_SETTINGS = ("low_vram", "vram_offload", "vram_reserve_mb", "vram_release_timeout_s",
-                    "device_fallback_to_cpu")
+MANAGER_SETTINGS = (
+    "low_vram",
+    "vram_offload",
+    "vram_reserve_mb",
+    "vram_release_timeout_s",
+    "device_fallback_to_cpu",
+)
 LoadFn = Callable[[str], Any]  # load_fn(device) -> model (an nn.Module or anything with .to())
 
 
@@ -115,15 +120,19 @@ class VramManager:
         self._swap_times: list[float] = []
         self._listeners: list[Callable[[str, str], None]] = []
         if self.low_vram_mode:
-            logger.info("LOW VRAM MODE: ENABLED - models are loaded per job and taken off the GPU "
-                        "afterwards (VRAM_OFFLOAD=%s)", self.offload)
+            logger.info(
+                "LOW VRAM MODE: ENABLED - models are loaded per job and taken off the GPU "
+                "afterwards (VRAM_OFFLOAD=%s)",
+                self.offload,
+            )
         else:
             logger.info("NORMAL MODE: models stay resident in VRAM after first load")
 
     # ------------------------------------------------------------------ public API
     @contextmanager
-    def load_model(self, key: str, load_fn: LoadFn, device: str = "cuda",
-                   size_mb: Optional[float] = None) -> Iterator[Any]:
+    def load_model(
+        self, key: str, load_fn: LoadFn, device: str = "cuda", size_mb: Optional[float] = None
+    ) -> Iterator[Any]:
         """Yield model ``key`` on ``device`` (loading it with ``load_fn(device)`` if needed).
 
         On exit (exceptions included) LOW_VRAM takes it off the GPU; normal mode keeps it.
@@ -135,8 +144,14 @@ class VramManager:
         finally:
             self._release(entry)
 
-    def run(self, key: str, load_fn: LoadFn, job_fn: Callable[[Any, str], Any],
-            device: str = "cuda", size_mb: Optional[float] = None) -> Any:
+    def run(
+        self,
+        key: str,
+        load_fn: LoadFn,
+        job_fn: Callable[[Any, str], Any],
+        device: str = "cuda",
+        size_mb: Optional[float] = None,
+    ) -> Any:
         """Run ``job_fn(model, device)`` with OOM recovery for inference.
 
         OOM: evict other idle models, empty the cache, retry once on the same device;
@@ -149,8 +164,12 @@ class VramManager:
             except self.backend.oom_errors as exc:
                 if entry.device == "cpu":
                     raise
-                logger.warning("CUDA OOM during inference with '%s': %s; evicting other models "
-                               "and retrying once", key, _first_line(exc))
+                logger.warning(
+                    "CUDA OOM during inference with '%s': %s; evicting other models "
+                    "and retrying once",
+                    key,
+                    _first_line(exc),
+                )
             self._recover_from_oom(exclude=key)
             try:
                 result = job_fn(entry.model, entry.device)
@@ -194,7 +213,9 @@ class VramManager:
             try:
                 callback(event, key)
             except Exception:  # noqa: BLE001  (observers must not fail jobs)
-                logger.warning("VRAM listener %r failed on %s of '%s'", callback, event, key, exc_info=True)
+                logger.warning(
+                    "VRAM listener %r failed on %s of '%s'", callback, event, key, exc_info=True
+                )
 
     def resident(self) -> list[str]:
         with self._lock:
@@ -209,22 +230,37 @@ class VramManager:
         with self._lock:
             now = time.monotonic()
             # _acquire normalises every device to "cuda" or "cpu" before an entry exists
-            models = [ResidentModel(key=e.key, device=cast(Device, e.device), size_mb=round(e.size_mb, 1),
-                                    parked=e.parked, in_use=e.in_use,
-                                    last_used_s_ago=round(now - e.last_used, 3))
-                      for e in self._entries.values()]
+            models = [
+                ResidentModel(
+                    key=e.key,
+                    device=cast(Device, e.device),
+                    size_mb=round(e.size_mb, 1),
+                    parked=e.parked,
+                    in_use=e.in_use,
+                    last_used_s_ago=round(now - e.last_used, 3),
+                )
+                for e in self._entries.values()
+            ]
             return VramStats(
-                available=gpu, low_vram_mode=self.low_vram_mode, offload=self.offload,
+                available=gpu,
+                low_vram_mode=self.low_vram_mode,
+                offload=self.offload,
                 device="cuda" if gpu else "cpu",
                 allocated_mb=round(self.backend.allocated_mb(), 1) if gpu else 0.0,
                 reserved_mb=round(self.backend.reserved_mb(), 1) if gpu else 0.0,
-                free_mb=_r(free), total_mb=_r(total), reserve_mb=self.reserve_mb,
-                resident_models=models, loads=self._counters["loads"],
-                unloads=self._counters["unloads"], evictions=self._counters["evictions"],
+                free_mb=_r(free),
+                total_mb=_r(total),
+                reserve_mb=self.reserve_mb,
+                resident_models=models,
+                loads=self._counters["loads"],
+                unloads=self._counters["unloads"],
+                evictions=self._counters["evictions"],
                 oom_recoveries=self._counters["oom_recoveries"],
-                cache_hits=self._counters["cache_hits"], swaps_in=self._counters["swaps_in"],
+                cache_hits=self._counters["cache_hits"],
+                swaps_in=self._counters["swaps_in"],
                 cpu_fallbacks=self._counters["cpu_fallbacks"],
-                mean_load_s=_mean(self._load_times), mean_swap_s=_mean(self._swap_times),
+                mean_load_s=_mean(self._load_times),
+                mean_swap_s=_mean(self._swap_times),
             )
 
     def stats(self) -> dict:
@@ -275,8 +311,9 @@ class VramManager:
                 self._free(entry, reason="LOW_VRAM job done")
 
     # ------------------------------------------------------------------ loading
-    def _load_fresh(self, key: str, load_fn: LoadFn, device: str,
-                    size_mb: Optional[float]) -> _Entry:
+    def _load_fresh(
+        self, key: str, load_fn: LoadFn, device: str, size_mb: Optional[float]
+    ) -> _Entry:
         if device == "cuda":
             self._make_room(size_mb or 0.0, exclude=key)
         mode = "LOW_VRAM: loading" if self.low_vram_mode else "loading"
@@ -295,17 +332,26 @@ class VramManager:
             self._load_times.append(elapsed)
         after = self._allocated()
         if device == "cuda":
-            logger.info("model '%s' loaded on cuda in %.2f s: size %.1f MB, VRAM allocated after "
-                        "load %.1f MB (+%.1f MB)", key, elapsed, entry.size_mb, after, after - before)
+            logger.info(
+                "model '%s' loaded on cuda in %.2f s: size %.1f MB, VRAM allocated after "
+                "load %.1f MB (+%.1f MB)",
+                key,
+                elapsed,
+                entry.size_mb,
+                after,
+                after - before,
+            )
         else:
-            logger.info("model '%s' loaded on cpu in %.2f s: size %.1f MB", key, elapsed,
-                        entry.size_mb)
+            logger.info(
+                "model '%s' loaded on cpu in %.2f s: size %.1f MB", key, elapsed, entry.size_mb
+            )
         self._notify("load", key)
         return entry
 
     def _load_after_oom(self, key: str, load_fn: LoadFn, device: str, reason: str):
-        logger.warning("CUDA OOM loading '%s': %s; evicting other models and retrying once",
-                       key, reason)
+        logger.warning(
+            "CUDA OOM loading '%s': %s; evicting other models and retrying once", key, reason
+        )
         self._recover_from_oom(exclude=key)
         try:
             model = load_fn(device)
@@ -315,10 +361,13 @@ class VramManager:
             reason = _first_line(exc)
         self._empty_cache()  # whatever the failed load allocated must not stay stranded
         if not self.fallback_to_cpu:
-            raise VramError(f"CUDA out of memory loading '{key}' after evicting all other models "
-                            f"({reason}); DEVICE_FALLBACK_TO_CPU=false") from None
-        logger.warning("loading '%s' on CPU after repeated CUDA OOM (DEVICE_FALLBACK_TO_CPU=true)",
-                       key)
+            raise VramError(
+                f"CUDA out of memory loading '{key}' after evicting all other models "
+                f"({reason}); DEVICE_FALLBACK_TO_CPU=false"
+            ) from None
+        logger.warning(
+            "loading '%s' on CPU after repeated CUDA OOM (DEVICE_FALLBACK_TO_CPU=true)", key
+        )
         model = load_fn("cpu")
         self._count("oom_recoveries")
         self._count("cpu_fallbacks")
@@ -333,8 +382,11 @@ class VramManager:
         try:
             entry.model = _move(entry.model, device)
         except self.backend.oom_errors as exc:
-            logger.warning("CUDA OOM swapping '%s' back: %s; evicting and retrying once",
-                           entry.key, _first_line(exc))
+            logger.warning(
+                "CUDA OOM swapping '%s' back: %s; evicting and retrying once",
+                entry.key,
+                _first_line(exc),
+            )
             self._recover_from_oom(exclude=entry.key)
             try:
                 entry.model = _move(entry.model, device)
@@ -347,18 +399,27 @@ class VramManager:
         with self._lock:
             self._counters["swaps_in"] += 1
             self._swap_times.append(elapsed)
-        logger.info("model '%s' swapped back onto %s from host RAM in %.3f s: VRAM allocated "
-                    "%.1f MB (+%.1f MB)", entry.key, device, elapsed, self._allocated(),
-                    self._allocated() - before)
+        logger.info(
+            "model '%s' swapped back onto %s from host RAM in %.3f s: VRAM allocated "
+            "%.1f MB (+%.1f MB)",
+            entry.key,
+            device,
+            elapsed,
+            self._allocated(),
+            self._allocated() - before,
+        )
         self._notify("swap_in", entry.key)
 
     def _to_cpu_or_raise(self, entry: _Entry, stage: str, reason: str) -> None:
         if not self.fallback_to_cpu:
             with self._lock:
-                self._park(entry, reason=f"OOM during {stage}") if self.offload == "cpu" \
-                    else self._free_gpu_copy(entry)
-            raise VramError(f"CUDA out of memory during {stage} of '{entry.key}' after retry "
-                            f"({reason}); DEVICE_FALLBACK_TO_CPU=false")
+                self._park(
+                    entry, reason=f"OOM during {stage}"
+                ) if self.offload == "cpu" else self._free_gpu_copy(entry)
+            raise VramError(
+                f"CUDA out of memory during {stage} of '{entry.key}' after retry "
+                f"({reason}); DEVICE_FALLBACK_TO_CPU=false"
+            )
         logger.warning("moving '%s' to CPU after repeated CUDA OOM during %s", entry.key, stage)
         entry.model = _move(entry.model, "cpu")
         entry.device = "cpu"
@@ -373,12 +434,22 @@ class VramManager:
         while self._headroom() < need_mb:
             victim = self._lru_victim(exclude)
             if victim is None:
-                logger.warning("need %.1f MB for '%s' but only %.1f MB free above the %d MB "
-                               "reserve and nothing idle to evict", need_mb, exclude,
-                               self._headroom(), self.reserve_mb)
+                logger.warning(
+                    "need %.1f MB for '%s' but only %.1f MB free above the %d MB "
+                    "reserve and nothing idle to evict",
+                    need_mb,
+                    exclude,
+                    self._headroom(),
+                    self.reserve_mb,
+                )
                 return
-            logger.info("evicting '%s' (LRU, %.1f MB) to make room for '%s' (%.1f MB)",
-                        victim.key, victim.size_mb, exclude, need_mb)
+            logger.info(
+                "evicting '%s' (LRU, %.1f MB) to make room for '%s' (%.1f MB)",
+                victim.key,
+                victim.size_mb,
+                exclude,
+                need_mb,
+            )
             self._count("evictions")
             self._evict(victim)
             self._wait_for_release(need_mb)
@@ -414,7 +485,9 @@ class VramManager:
             self._notify("park", entry.key)
             return
         before = self._allocated()
-        logger.info("LOW_VRAM: unloading model '%s' from VRAM to host RAM (%s)...", entry.key, reason)
+        logger.info(
+            "LOW_VRAM: unloading model '%s' from VRAM to host RAM (%s)...", entry.key, reason
+        )
         entry.model = _move(entry.model, "cpu")
         entry.device, entry.parked = "cpu", True
         self.backend.empty_cache()  # give the cached blocks back to the driver
@@ -427,8 +500,12 @@ class VramManager:
         """Drop every reference the manager holds, then collect and empty the CUDA cache."""
         on_gpu = entry.device == "cuda"
         before = self._allocated()
-        logger.info("LOW_VRAM: unloading model '%s' from %s (%s, freed entirely)...", entry.key,
-                    entry.device, reason)
+        logger.info(
+            "LOW_VRAM: unloading model '%s' from %s (%s, freed entirely)...",
+            entry.key,
+            entry.device,
+            reason,
+        )
         self._entries.pop(entry.key, None)
         alive = _weak(entry.model)
         entry.model = None
@@ -444,8 +521,13 @@ class VramManager:
         self._counters["unloads"] += 1
         after = self._allocated()
         if self._gpu_available():
-            logger.info("VRAM freed by '%s': %.1f MB (before=%.1f MB, after=%.1f MB)", key,
-                        before - after, before, after)
+            logger.info(
+                "VRAM freed by '%s': %.1f MB (before=%.1f MB, after=%.1f MB)",
+                key,
+                before - after,
+                before,
+                after,
+            )
         else:
             logger.info("model '%s' unloaded (no CUDA: nothing to free on a GPU)", key)
         self._notify("unload", key)
@@ -501,16 +583,21 @@ _manager_lock = threading.Lock()
 
 def check_manager_settings(manager: VramManager, settings: EngineSettings) -> None:
     """Refuse ``settings`` that disagree with what ``manager`` was built from (EngineConfigError)."""
-    differ = [name for name in MANAGER_SETTINGS
-              if getattr(manager.settings, name) != getattr(settings, name)]
+    differ = [
+        name
+        for name in MANAGER_SETTINGS
+        if getattr(manager.settings, name) != getattr(settings, name)
+    ]
     if differ:
+
         def values(s: EngineSettings) -> str:
             return ", ".join(f"{name.upper()}={getattr(s, name)}" for name in differ)
 
         raise EngineConfigError(
             f"VRAM manager: it was built with {values(manager.settings)} but the engine's settings "
             f"say {values(settings)}; one process has one VRAM manager: build the engine with the "
-            "same settings, or pass vram_manager=VramManager(settings)")
+            "same settings, or pass vram_manager=VramManager(settings)"
+        )
 
 
 def get_vram_manager(settings: Optional[EngineSettings] = None) -> VramManager:

@@ -43,35 +43,53 @@ class XttsEngine(ManagedEngine):
     # Conditioning is a model pass worth keeping per voice (engines.voice_cache).
     caches_conditioning = True
 
-    def __init__(self, settings: Optional[EngineSettings] = None, vram_manager: Any = None,
-                 device: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        settings: Optional[EngineSettings] = None,
+        vram_manager: Any = None,
+        device: Optional[str] = None,
+    ) -> None:
         super().__init__(settings, vram_manager, device)
         self.model_dir = self._check_dir(self.settings.xtts_dir)
         self._languages = self._read_languages()
 
     # ------------------------------------------------------------------ protocol
 
-    def prepare_voice(self, ref_audio_path, ref_text: Optional[str] = None,
-                      language: Optional[str] = None) -> VoiceConditioning:
+    def prepare_voice(
+        self, ref_audio_path, ref_text: Optional[str] = None, language: Optional[str] = None
+    ) -> VoiceConditioning:
         ref = load_reference(ref_audio_path, REFERENCE_SR, MAX_REFERENCE_S)
 
         def job(model, device: str):
             import torch
 
             audio = torch.from_numpy(ref.samples)[None]
-            latents = model.get_gpt_cond_latents(audio, REFERENCE_SR, length=int(MAX_REFERENCE_S),
-                                                 chunk_length=GPT_COND_LEN_S)
+            latents = model.get_gpt_cond_latents(
+                audio, REFERENCE_SR, length=int(MAX_REFERENCE_S), chunk_length=GPT_COND_LEN_S
+            )
             speaker = model.get_speaker_embedding(audio, REFERENCE_SR)
             # CPU copies: the voice outlives the model's stay on the GPU.
             return latents.detach().cpu(), speaker.detach().cpu()
 
         latents, speaker = self.vram.run(self.name, self._load, job, self.device, self._size_mb())
-        return VoiceConditioning(self.name, {"gpt_cond_latent": latents, "speaker_embedding": speaker},
-                                 str(ref_audio_path), ref_text, language, ref.duration_s)
+        return VoiceConditioning(
+            self.name,
+            {"gpt_cond_latent": latents, "speaker_embedding": speaker},
+            str(ref_audio_path),
+            ref_text,
+            language,
+            ref.duration_s,
+        )
 
-    def synthesize(self, text: str, voice: VoiceConditioning, language: Optional[str] = None,
-                   profile: Optional[str] = None, speed: Optional[float] = None,
-                   on_segment: Optional[SegmentSink] = None) -> SynthesisResult:
+    def synthesize(
+        self,
+        text: str,
+        voice: VoiceConditioning,
+        language: Optional[str] = None,
+        profile: Optional[str] = None,
+        speed: Optional[float] = None,
+        on_segment: Optional[SegmentSink] = None,
+    ) -> SynthesisResult:
         text = check_text(text)
         prof = with_speed(get_profile(profile, self.name), speed)
         lang = self._check_language(language or voice.language or "en")
@@ -89,12 +107,18 @@ class XttsEngine(ManagedEngine):
                 for segment in segments:  # ours, so coqui's spacy-based splitting stays off
                     with library_output(logger):
                         out = model.inference(
-                            segment.text, lang, voice.data["gpt_cond_latent"],
-                            voice.data["speaker_embedding"], temperature=prof.temperature,
-                            top_p=prof.top_p, top_k=prof.top_k,
+                            segment.text,
+                            lang,
+                            voice.data["gpt_cond_latent"],
+                            voice.data["speaker_embedding"],
+                            temperature=prof.temperature,
+                            top_p=prof.top_p,
+                            top_k=prof.top_k,
                             repetition_penalty=prof.repetition_penalty,
-                            length_penalty=prof.length_penalty, speed=prof.speed,
-                            enable_text_splitting=False)
+                            length_penalty=prof.length_penalty,
+                            speed=prof.speed,
+                            enable_text_splitting=False,
+                        )
                     yield out["wav"]
 
             joined = emit_segments(waves(), sample_rate, len(segments), on_segment)
@@ -104,9 +128,16 @@ class XttsEngine(ManagedEngine):
         timings["total_s"] = time.perf_counter() - start
         timings["infer_s"] = timings["total_s"] - timings.get("load_s", 0.0)
         result = SynthesisResult(finish_waveform(wave), sr, device, timings)
-        logger.info("XttsEngine synthesis complete: duration=%.2fs bytes=%d device=%s low_vram=%s "
-                    "profile=%s took=%.2fs", result.duration_s, result.waveform.nbytes, device,
-                    self.settings.low_vram, prof.name, timings["total_s"])
+        logger.info(
+            "XttsEngine synthesis complete: duration=%.2fs bytes=%d device=%s low_vram=%s "
+            "profile=%s took=%.2fs",
+            result.duration_s,
+            result.waveform.nbytes,
+            device,
+            self.settings.low_vram,
+            prof.name,
+            timings["total_s"],
+        )
         return result
 
     # ------------------------------------------------------------------ internals
@@ -129,8 +160,10 @@ class XttsEngine(ManagedEngine):
     def _check_dir(model_dir: Path) -> Path:
         missing = [f for f in REQUIRED_FILES if not (Path(model_dir) / f).is_file()]
         if missing:
-            raise EngineConfigError(f"XTTS_MODEL_DIR: {model_dir} lacks {', '.join(missing)} "
-                                    "(set XTTS_MODEL_DIR or MODELS_DIR)")
+            raise EngineConfigError(
+                f"XTTS_MODEL_DIR: {model_dir} lacks {', '.join(missing)} "
+                "(set XTTS_MODEL_DIR or MODELS_DIR)"
+            )
         return Path(model_dir)
 
     def _read_languages(self) -> list[str]:
@@ -143,8 +176,10 @@ class XttsEngine(ManagedEngine):
         lang = language.strip().lower()
         base = "zh-cn" if lang.startswith("zh") else lang.split("-")[0]
         if self._languages and base not in self._languages:
-            raise SynthesisError(f"language: {language!r} not supported by this XTTS model; "
-                                 f"accepted: {', '.join(self._languages)}")
+            raise SynthesisError(
+                f"language: {language!r} not supported by this XTTS model; "
+                f"accepted: {', '.join(self._languages)}"
+            )
         return base
 
     def _size_mb(self) -> float:
@@ -165,15 +200,22 @@ def xtts_window(model, language: str) -> tuple[Fits, str]:
         # Characters first: cheap, and encode() logs a warning for text over the limit.
         return len(sent) <= char_limit and len(_encode(tokenizer, sent, base)) < max_tokens
 
-    return fits, f"XTTS's window for {language!r} ({char_limit} characters, {max_tokens - 1} tokens)"
+    return (
+        fits,
+        f"XTTS's window for {language!r} ({char_limit} characters, {max_tokens - 1} tokens)",
+    )
 
 
 def _encode(tokenizer, text: str, language: str) -> list[int]:
     try:
         return tokenizer.encode(text, lang=language)
     except ImportError as exc:  # ja needs cutlet/fugashi, zh pypinyin: coqui-tts extras
-        raise SynthesisError(f"language: {language!r} needs the Python package "
-                             f"{exc.name or exc} for XTTS, which is not installed") from None
+        raise SynthesisError(
+            f"language: {language!r} needs the Python package "
+            f"{exc.name or exc} for XTTS, which is not installed"
+        ) from None
     except NotImplementedError:  # num2words cannot expand digits in this language (e.g. hi)
-        raise SynthesisError(f"text: XTTS cannot read the digits in this {language!r} text "
-                             "(no number expansion for it); write the numbers as words") from None
+        raise SynthesisError(
+            f"text: XTTS cannot read the digits in this {language!r} text "
+            "(no number expansion for it); write the numbers as words"
+        ) from None

@@ -29,9 +29,14 @@ ROUTERS = (health.router, voices.router, jobs.router, admin.router, openai.route
 def create_app() -> FastAPI:
     # redirect_slashes=False: "/voices/" is a 404 like any unknown URL, not a 307 whose Location
     # is built from the client's Host header.
-    app = FastAPI(title="audio-voice", version="0.1.0", lifespan=_lifespan, redirect_slashes=False,
-                  description="Voice cloning and TTS jobs (F5-TTS, XTTS) on a Celery GPU worker; "
-                              "OpenAI-compatible speech under /v1.")
+    app = FastAPI(
+        title="audio-voice",
+        version="0.1.0",
+        lifespan=_lifespan,
+        redirect_slashes=False,
+        description="Voice cloning and TTS jobs (F5-TTS, XTTS) on a Celery GPU worker; "
+        "OpenAI-compatible speech under /v1.",
+    )
     app.router.route_class = StrictJsonRoute  # JSON bodies: RFC 8259 and valid Unicode only
     errorhandlers.install(app)
     app.add_middleware(RequestGuard)
@@ -56,26 +61,37 @@ def _startup() -> None:
     s.voices_dir.mkdir(parents=True, exist_ok=True)
     s.outputs_dir.mkdir(parents=True, exist_ok=True)
     reaper.start_once(s, get_redis())  # bounds every job and pending voice (JOB_DEADLINE_S)
-    logger.info("Starting Audio Voice Service API (data=%s, redis=%s)", s.data_dir,
-                s.redis_url.split("@")[-1])
+    logger.info(
+        "Starting Audio Voice Service API (data=%s, redis=%s)",
+        s.data_dir,
+        s.redis_url.split("@")[-1],
+    )
 
 
 def _check_auth_configured(s: ServiceSettings) -> None:
     if s.client_key_digests or s.admin_key_digests:
-        logger.info("authentication on: %d client key(s), %d admin key(s)",
-                    len(s.client_key_digests), len(s.admin_key_digests))
+        logger.info(
+            "authentication on: %d client key(s), %d admin key(s)",
+            len(s.client_key_digests),
+            len(s.admin_key_digests),
+        )
         return
     if not s.allow_unauthenticated:
-        message = ("refusing to start: no API key configured. Set API_KEYS and ADMIN_API_KEYS "
-                   "in .env (make a key: python -c \"import secrets; "
-                   "print(secrets.token_urlsafe(32))\"), or set ALLOW_UNAUTHENTICATED=true to "
-                   "run an open API on a trusted network")
+        message = (
+            "refusing to start: no API key configured. Set API_KEYS and ADMIN_API_KEYS "
+            'in .env (make a key: python -c "import secrets; '
+            'print(secrets.token_urlsafe(32))"), or set ALLOW_UNAUTHENTICATED=true to '
+            "run an open API on a trusted network"
+        )
         raise StartupRefused(message)  # the caller prints it as one line and exits
     banner = "!" * 78
-    for line in (banner, "ALLOW_UNAUTHENTICATED=true and no API key configured: the API is OPEN.",
-                 "Anyone who can reach this port can clone voices, submit jobs and use the GPU.",
-                 "Set API_KEYS / ADMIN_API_KEYS unless this runs on a trusted network only.",
-                 banner):
+    for line in (
+        banner,
+        "ALLOW_UNAUTHENTICATED=true and no API key configured: the API is OPEN.",
+        "Anyone who can reach this port can clone voices, submit jobs and use the GPU.",
+        "Set API_KEYS / ADMIN_API_KEYS unless this runs on a trusted network only.",
+        banner,
+    ):
         logger.warning(line)
         print(f"WARNING: {line}", flush=True)
 

@@ -17,8 +17,14 @@ import soundfile as sf
 from service.errors import Rejected
 
 # libsndfile format name -> the extension we store the upload under
-FORMAT_EXT = {"WAV": "wav", "WAVEX": "wav", "FLAC": "flac", "OGG": "ogg", "AIFF": "aiff",
-              "MPEG": "mp3"}
+FORMAT_EXT = {
+    "WAV": "wav",
+    "WAVEX": "wav",
+    "FLAC": "flac",
+    "OGG": "ogg",
+    "AIFF": "aiff",
+    "MPEG": "mp3",
+}
 
 
 class AudioRejected(Rejected):
@@ -43,21 +49,29 @@ def sniff(data: Union[bytes, Path], min_seconds: float, max_seconds: float) -> A
     try:
         info = sf.info(str(data) if isinstance(data, Path) else io.BytesIO(data))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise AudioRejected(f"audio: not a decodable audio file (WAV, FLAC or OGG expected): "
-                            f"{_decoder_reason(exc)}", 415) from None
+        raise AudioRejected(
+            f"audio: not a decodable audio file (WAV, FLAC or OGG expected): "
+            f"{_decoder_reason(exc)}",
+            415,
+        ) from None
     ext = FORMAT_EXT.get(info.format)
     if ext is None:
-        raise AudioRejected(f"audio: unsupported format {info.format}; WAV, FLAC or OGG expected",
-                            415)
+        raise AudioRejected(
+            f"audio: unsupported format {info.format}; WAV, FLAC or OGG expected", 415
+        )
     if info.frames <= 0 or info.samplerate <= 0:
         raise AudioRejected("audio: the file holds no audio samples")
     duration = info.frames / info.samplerate
     if duration < min_seconds:
-        raise AudioRejected(f"audio: {duration:.2f} s is too short; at least {min_seconds:.1f} s "
-                            "of speech is needed (MIN_REFERENCE_SECONDS)")
+        raise AudioRejected(
+            f"audio: {duration:.2f} s is too short; at least {min_seconds:.1f} s "
+            "of speech is needed (MIN_REFERENCE_SECONDS)"
+        )
     if duration > max_seconds:
-        raise AudioRejected(f"audio: {duration:.1f} s is too long; at most {max_seconds:.0f} s "
-                            "(MAX_REFERENCE_SECONDS)")
+        raise AudioRejected(
+            f"audio: {duration:.1f} s is too long; at most {max_seconds:.0f} s "
+            "(MAX_REFERENCE_SECONDS)"
+        )
     return AudioInfo(ext, round(duration, 3), int(info.samplerate), int(info.channels))
 
 

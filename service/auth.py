@@ -33,14 +33,18 @@ from service.settings import ServiceSettings, get_service_settings
 
 # Routes anyone may call: container healthchecks and the API's own documentation; /metrics
 # checks its own credential (an admin key or METRICS_TOKEN, which is no API key).
-PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
-                          "/metrics"})
+PUBLIC_PATHS = frozenset(
+    {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/metrics"}
+)
 UPLOAD_PATHS = frozenset({"/voices/clone"})
 MULTIPART_OVERHEAD = 64 * 1024  # form fields and part headers around the audio file
 
-bearer_scheme = HTTPBearer(auto_error=False, scheme_name="ApiKey",
-                           description="An API key from API_KEYS (or ADMIN_API_KEYS for /admin/*), "
-                                       "sent as `Authorization: Bearer <key>`.")
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key from API_KEYS (or ADMIN_API_KEYS for /admin/*), "
+    "sent as `Authorization: Bearer <key>`.",
+)
 
 
 ANONYMOUS_PREFIX = "anon:"  # key_id of callers of an open API (ALLOW_UNAUTHENTICATED)
@@ -64,16 +68,18 @@ class Principal:
 
 
 class KeyRing:
-    def __init__(self, client: tuple[bytes, ...], admin: tuple[bytes, ...],
-                 allow_unauthenticated: bool) -> None:
+    def __init__(
+        self, client: tuple[bytes, ...], admin: tuple[bytes, ...], allow_unauthenticated: bool
+    ) -> None:
         self.admin = tuple(dict.fromkeys(admin))
         self.all = tuple(dict.fromkeys(client + admin))  # admin keys are client keys too
         self.open = not self.all and allow_unauthenticated
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> "KeyRing":
-        return cls(settings.client_key_digests, settings.admin_key_digests,
-                   settings.allow_unauthenticated)
+        return cls(
+            settings.client_key_digests, settings.admin_key_digests, settings.allow_unauthenticated
+        )
 
     @staticmethod
     def _member(digest: bytes, digests: tuple[bytes, ...]) -> bool:
@@ -118,8 +124,9 @@ def _host(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def require_client(request: Request, credentials: Optional[HTTPAuthorizationCredentials] = Depends(
-        bearer_scheme)) -> Principal:
+def require_client(
+    request: Request, credentials: Optional[HTTPAuthorizationCredentials] = Depends(bearer_scheme)
+) -> Principal:
     """Any caller allowed to submit jobs and manage voices (client or admin key)."""
     return _check(get_keyring(), credentials.credentials if credentials else None, _host(request))
 
@@ -131,8 +138,9 @@ def require_admin(principal: Principal = Depends(require_client)) -> Principal:
     return principal
 
 
-def optional_principal(request: Request, credentials: Optional[HTTPAuthorizationCredentials] = Depends(
-        bearer_scheme)) -> Optional[Principal]:
+def optional_principal(
+    request: Request, credentials: Optional[HTTPAuthorizationCredentials] = Depends(bearer_scheme)
+) -> Optional[Principal]:
     """For open routes that show more to an identified caller (/health details)."""
     keyring = get_keyring()
     if keyring.open:
@@ -149,17 +157,26 @@ def _bearer_from_scope(scope) -> Optional[str]:
     return None
 
 
-async def _send_error(send, path: str, status: int, message: str,
-                      headers: Optional[Mapping[str, str]] = None) -> None:
+async def _send_error(
+    send, path: str, status: int, message: str, headers: Optional[Mapping[str, str]] = None
+) -> None:
     # The guard answers before the app's handlers run, so it speaks /v1's OpenAI shape itself.
     from service.errorhandlers import OPENAI_PREFIX, openai_error
 
     body = openai_error(message, status) if path.startswith(OPENAI_PREFIX) else {"detail": message}
     raw = json.dumps(body).encode()
     extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(raw)).encode()), *extra]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(raw)).encode()),
+                *extra,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": raw})
 
 

@@ -35,9 +35,12 @@ class QueueFull(Rejected):
     """503 with Retry-After: OpenAI's shape on /v1 (service.errorhandlers), ``detail`` elsewhere."""
 
     def __init__(self, queue: str, depth: int, limit: int) -> None:
-        super().__init__(f"server busy: {depth} jobs waiting in queue {queue!r} (MAX_QUEUED_JOBS "
-                         f"{limit}); nothing was stored, retry in {RETRY_AFTER_S} s", 503,
-                         headers={"Retry-After": str(RETRY_AFTER_S)})
+        super().__init__(
+            f"server busy: {depth} jobs waiting in queue {queue!r} (MAX_QUEUED_JOBS "
+            f"{limit}); nothing was stored, retry in {RETRY_AFTER_S} s",
+            503,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
         self.queue = queue
 
 

@@ -24,7 +24,9 @@ def make_celery() -> Celery:
     app = Celery("avops", broker=s.redis_url, backend=s.redis_url)
     app.conf.update(
         task_default_queue=QUEUE,
-        task_serializer="json", result_serializer="json", accept_content=["json"],
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
         result_expires=s.job_ttl_seconds,
         # Ack after the task ran, and requeue if the pool child dies mid-job: a killed worker
         # never loses a job (the job store's attempt counter stops poison jobs looping).

@@ -55,8 +55,9 @@ def queue_room(settings: SettingsDep) -> None:
         raise jobstore.QueueUnavailable(exc) from exc
 
 
-def submission_quota(principal: ClientDep, settings: SettingsDep,
-                     _room: Annotated[None, Depends(queue_room)]) -> Iterator[Principal]:
+def submission_quota(
+    principal: ClientDep, settings: SettingsDep, _room: Annotated[None, Depends(queue_room)]
+) -> Iterator[Principal]:
     """One token of the caller's bucket per accepted job, clone or speech request; empty: 429.
 
     The token is taken before the request is handled (atomically in Redis, so concurrent
@@ -68,15 +69,19 @@ def submission_quota(principal: ClientDep, settings: SettingsDep,
         yield principal
         return
     if _limiter is None:
-        _limiter = RateLimiter(get_redis(), settings.rate_limit_per_minute,
-                               settings.rate_limit_burst)
+        _limiter = RateLimiter(
+            get_redis(), settings.rate_limit_per_minute, settings.rate_limit_burst
+        )
     decision = _limiter.hit(principal.key_id)
     if not decision.allowed:
         metrics.RATE_LIMITED.inc()
-        raise HTTPException(429, f"rate limit: at most {settings.rate_limit_per_minute:g} "
-                            f"submissions per minute per key (burst {settings.rate_limit_burst}); "
-                            f"retry in {decision.retry_after_header} s",
-                            headers={"Retry-After": decision.retry_after_header})
+        raise HTTPException(
+            429,
+            f"rate limit: at most {settings.rate_limit_per_minute:g} "
+            f"submissions per minute per key (burst {settings.rate_limit_burst}); "
+            f"retry in {decision.retry_after_header} s",
+            headers={"Retry-After": decision.retry_after_header},
+        )
     try:
         yield principal
     except Exception:

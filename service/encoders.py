@@ -62,8 +62,9 @@ class _Codec:
 # Bit rates for mono speech: transparent enough for a voice, small enough to stream.
 _CODECS: dict[str, _Codec] = {
     "mp3": _Codec("mp3", "libmp3lame", bit_rate=64_000),
-    "opus": _Codec("ogg", "libopus", bit_rate=32_000,
-                   muxer_options={"page_duration": str(_OGG_PAGE_US)}),
+    "opus": _Codec(
+        "ogg", "libopus", bit_rate=32_000, muxer_options={"page_duration": str(_OGG_PAGE_US)}
+    ),
     "aac": _Codec("adts", "aac", bit_rate=64_000),
     # No 8 KiB of padding after the header: it only serves retagging a file in place.
     "flac": _Codec("flac", "flac", muxer_options={"metadata_header_padding": "0"}),
@@ -94,10 +95,13 @@ class _FFmpegEncoder:
     def __init__(self, codec: _Codec) -> None:
         self._sink = _Sink()
         self._has_audio = False
-        self._container = av.open(self._sink, "w", format=codec.muxer,
-                                  options={"fflags": "+bitexact", **codec.muxer_options})
-        stream = self._container.add_stream(codec.encoder, rate=STREAM_SAMPLE_RATE,
-                                            layout="mono")
+        self._container = av.open(
+            self._sink,
+            "w",
+            format=codec.muxer,
+            options={"fflags": "+bitexact", **codec.muxer_options},
+        )
+        stream = self._container.add_stream(codec.encoder, rate=STREAM_SAMPLE_RATE, layout="mono")
         if not isinstance(stream, av.audio.stream.AudioStream):  # every encoder here is audio
             raise TypeError(f"{codec.encoder} is not an audio encoder")
         self._stream = stream
@@ -109,7 +113,8 @@ class _FFmpegEncoder:
     def encode(self, samples: bytes) -> bytes:
         if samples:
             frame = av.AudioFrame.from_ndarray(
-                np.frombuffer(samples, dtype="<i2").reshape(1, -1), format="s16", layout="mono")
+                np.frombuffer(samples, dtype="<i2").reshape(1, -1), format="s16", layout="mono"
+            )
             frame.sample_rate = STREAM_SAMPLE_RATE
             # PyAV re-frames to the codec's frame size and sample format (s16p, fltp) itself.
             self._container.mux(self._stream.encode(frame))

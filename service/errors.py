@@ -8,8 +8,15 @@ from typing import Optional
 
 
 class Rejected(ValueError):
-    def __init__(self, message: str, status: int = 422, *, param: Optional[str] = None,
-                 code: Optional[str] = None, headers: Optional[dict[str, str]] = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        status: int = 422,
+        *,
+        param: Optional[str] = None,
+        code: Optional[str] = None,
+        headers: Optional[dict[str, str]] = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.param = param

@@ -34,8 +34,11 @@ def check_api(url: str, timeout: float) -> bool:
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m service.healthcheck")
     parser.add_argument("target", choices=["worker", "api"])
-    parser.add_argument("--node", default=f"celery@{socket.gethostname()}",
-                        help="worker node name to ping (default: celery@$HOSTNAME)")
+    parser.add_argument(
+        "--node",
+        default=f"celery@{socket.gethostname()}",
+        help="worker node name to ping (default: celery@$HOSTNAME)",
+    )
     parser.add_argument("--url", default=None, help="API health URL (default: from API_PORT)")
     parser.add_argument("--timeout", type=float, default=5.0)
     args = parser.parse_args(argv)

@@ -41,12 +41,35 @@ SEP = "|"
 NO_ENGINE = "none"  # clone jobs run no engine
 FINAL_STATUSES = (JobStatus.completed.value, JobStatus.failed.value, JobStatus.cancelled.value)
 # Job timings (service.schemas.JobTimings) -> stage label.
-STAGES = {"queue_wait_s": "queue_wait", "voice_prep_s": "voice_prep", "load_s": "model_load",
-          "inference_s": "inference", "write_s": "write", "first_audio_s": "first_audio",
-          "total_s": "total"}
+STAGES = {
+    "queue_wait_s": "queue_wait",
+    "voice_prep_s": "voice_prep",
+    "load_s": "model_load",
+    "inference_s": "inference",
+    "write_s": "write",
+    "first_audio_s": "first_audio",
+    "total_s": "total",
+}
 # Seconds; from a cache hit (10 ms) to a job at JOB_DEADLINE_S's default (1 h).
-BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
-           600.0, 1800.0, 3600.0)
+BUCKETS = (
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    600.0,
+    1800.0,
+    3600.0,
+)
 INF = "+Inf"
 
 # KEYS: job record, jobs hash, stages hash. ARGV: the claim field, then (hash 1|2, field,
@@ -84,8 +107,11 @@ def increments(record: dict[str, Any]) -> list[tuple[int, str, str]]:
         if not isinstance(seconds, (int, float)) or seconds < 0:
             continue
         prefix = f"{engine}{SEP}{stage}{SEP}"
-        out += [(2, prefix + bucket_bound(seconds), "1"), (2, prefix + "count", "1"),
-                (2, prefix + "sum", f"{float(seconds):.6f}")]  # a '.': HINCRBYFLOAT
+        out += [
+            (2, prefix + bucket_bound(seconds), "1"),
+            (2, prefix + "count", "1"),
+            (2, prefix + "sum", f"{float(seconds):.6f}"),
+        ]  # a '.': HINCRBYFLOAT
     return out
 
 
@@ -99,8 +125,9 @@ def record_job_end(client: redis.Redis, job_id: str) -> bool:
         argv: list[str] = [RECORDED_FIELD]
         for target, field, amount in increments(record):
             argv += [str(target), field, amount]
-        return bool(client.eval(_RECORD, 3, jobstore.KEY_PREFIX + job_id, JOBS_KEY, STAGES_KEY,
-                                *argv))
+        return bool(
+            client.eval(_RECORD, 3, jobstore.KEY_PREFIX + job_id, JOBS_KEY, STAGES_KEY, *argv)
+        )
     except Exception as exc:  # noqa: BLE001  (metrics are best effort: never fail the job's end)
         logger.warning("metrics: could not record the end of job %s: %s", job_id, exc)
         return False
@@ -161,4 +188,3 @@ def read(client: redis.Redis) -> tuple[list, dict]:
     pipe.hgetall(STAGES_KEY)
     jobs_raw, stages_raw = pipe.execute()
     return parse_jobs(jobs_raw), parse_stages(stages_raw)
-

@@ -83,8 +83,13 @@ class JobStore:
         return KEY_PREFIX + job_id
 
     def create(self, job_id: str, **fields: Any) -> None:
-        record = {"job_id": job_id, "status": JobStatus.queued.value, "attempts": 0,
-                  "created_at": now_iso(), **fields}
+        record = {
+            "job_id": job_id,
+            "status": JobStatus.queued.value,
+            "attempts": 0,
+            "created_at": now_iso(),
+            **fields,
+        }
         pipe = self.r.pipeline()
         pipe.hset(self._key(job_id), mapping={k: json.dumps(v) for k, v in record.items()})
         pipe.expire(self._key(job_id), self.ttl)
@@ -96,28 +101,44 @@ class JobStore:
     def mark_processing(self, job_id: str, deadline_ts: float, **fields: Any) -> None:
         """The attempt runs from now until ``deadline_ts`` at the latest (the reaper's bound)."""
         pipe = self.r.pipeline()  # MULTI: the status and the deadline index never disagree
-        pipe.hset(self._key(job_id), mapping={k: json.dumps(v) for k, v in
-                                              {"status": JobStatus.processing.value,
-                                               "deadline_ts": round(deadline_ts, 3),
-                                               **fields}.items()})
+        pipe.hset(
+            self._key(job_id),
+            mapping={
+                k: json.dumps(v)
+                for k, v in {
+                    "status": JobStatus.processing.value,
+                    "deadline_ts": round(deadline_ts, 3),
+                    **fields,
+                }.items()
+            },
+        )
         pipe.zadd(DEADLINES_KEY, {job_id: deadline_ts})
         pipe.execute()
 
-    def finish_attempt(self, job_id: str, attempt: Optional[int] = None,
-                       past_deadline_at: Optional[float] = None, **fields: Any) -> bool:
+    def finish_attempt(
+        self,
+        job_id: str,
+        attempt: Optional[int] = None,
+        past_deadline_at: Optional[float] = None,
+        **fields: Any,
+    ) -> bool:
         """Record how a processing attempt ended; False (nothing written) when it already
         ended otherwise: reaped past its deadline, or superseded by a later attempt.
         ``past_deadline_at``: only end it if its deadline is before this time (the reaper)."""
-        argv: list[Any] = ["" if attempt is None else str(attempt),
-                           "" if past_deadline_at is None else repr(past_deadline_at), job_id]
+        argv: list[Any] = [
+            "" if attempt is None else str(attempt),
+            "" if past_deadline_at is None else repr(past_deadline_at),
+            job_id,
+        ]
         for name, value in fields.items():
             argv += [name, json.dumps(value)]
         return bool(self.r.eval(_FINISH_ATTEMPT, 2, self._key(job_id), DEADLINES_KEY, *argv))
 
     def cancel(self, job_id: str, reason: str) -> str:
         """Cancel the job (see _CANCEL): "cancelled", "requested", "missing" or its final status."""
-        outcome = self.r.eval(_CANCEL, 1, self._key(job_id), json.dumps(now_iso()),
-                              json.dumps(reason))
+        outcome = self.r.eval(
+            _CANCEL, 1, self._key(job_id), json.dumps(now_iso()), json.dumps(reason)
+        )
         return outcome.strip('"') if isinstance(outcome, str) else str(outcome)
 
     def cancel_requested(self, job_id: str) -> bool:
@@ -125,8 +146,10 @@ class JobStore:
 
     def overdue(self, now: float, limit: int = 100) -> list[str]:
         """Ids of jobs whose running attempt is past its deadline."""
-        return [str(job_id) for job_id in
-                self.r.zrangebyscore(DEADLINES_KEY, "-inf", now, start=0, num=limit)]
+        return [
+            str(job_id)
+            for job_id in self.r.zrangebyscore(DEADLINES_KEY, "-inf", now, start=0, num=limit)
+        ]
 
     def delete(self, job_id: str) -> None:
         pipe = self.r.pipeline()
@@ -152,9 +175,11 @@ class QueueUnavailable(Rejected):
     """The job could not be queued (broker unreachable): 503, and nothing of it was kept."""
 
     def __init__(self, exc: BaseException) -> None:
-        super().__init__(f"job queue (Redis) unavailable, nothing was stored; retry later: "
-                         f"{str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}",
-                         503)
+        super().__init__(
+            f"job queue (Redis) unavailable, nothing was stored; retry later: "
+            f"{str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}",
+            503,
+        )
 
 
 def enqueue(store: JobStore, task_name: str, job_id: str, **fields: Any) -> None:

@@ -63,8 +63,9 @@ def _first_unencodable(value: Any) -> str | None:
 def strict_loads(body: bytes | str) -> Any:
     """``json.loads`` for request bodies; anything it should not accept raises JSONDecodeError."""
     try:
-        value = json.loads(body, parse_constant=_no_constant, parse_float=_finite_float,
-                           parse_int=_int)
+        value = json.loads(
+            body, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_int
+        )
     except _NotJson as exc:
         raise json.JSONDecodeError(str(exc), "", 0) from None
     except UnicodeDecodeError:
@@ -73,8 +74,9 @@ def strict_loads(body: bytes | str) -> Any:
         raise json.JSONDecodeError("nested too deeply", "", 0) from None
     bad = _first_unencodable(value)
     if bad is not None:
-        raise json.JSONDecodeError(f"a string holds the unpaired surrogate {bad}: not valid "
-                                   "Unicode text", "", 0)
+        raise json.JSONDecodeError(
+            f"a string holds the unpaired surrogate {bad}: not valid Unicode text", "", 0
+        )
     return value
 
 

@@ -60,15 +60,25 @@ REGISTRY = CollectorRegistry(auto_describe=False)
 for _standard in (ProcessCollector, PlatformCollector, GCCollector):
     _standard(registry=REGISTRY)  # process CPU, memory, fds; Python version; GC
 
-HTTP_SECONDS = Histogram("avops_http_request_duration_seconds",
-                         "HTTP requests by method, route template and status: time to the "
-                         "response's last byte (_count: the requests)",
-                         ("method", "route", "status"), buckets=HTTP_BUCKETS, registry=REGISTRY)
-RATE_LIMITED = Counter("avops_rate_limit_rejections",
-                       "Submissions refused with 429 by the per-key rate limit", registry=REGISTRY)
-QUEUE_FULL = Counter("avops_queue_full_rejections",
-                     "Submissions refused with 503 because the queue held MAX_QUEUED_JOBS",
-                     ("queue",), registry=REGISTRY)
+HTTP_SECONDS = Histogram(
+    "avops_http_request_duration_seconds",
+    "HTTP requests by method, route template and status: time to the "
+    "response's last byte (_count: the requests)",
+    ("method", "route", "status"),
+    buckets=HTTP_BUCKETS,
+    registry=REGISTRY,
+)
+RATE_LIMITED = Counter(
+    "avops_rate_limit_rejections",
+    "Submissions refused with 429 by the per-key rate limit",
+    registry=REGISTRY,
+)
+QUEUE_FULL = Counter(
+    "avops_queue_full_rejections",
+    "Submissions refused with 503 because the queue held MAX_QUEUED_JOBS",
+    ("queue",),
+    registry=REGISTRY,
+)
 
 
 # --------------------------------------------------------------------------- HTTP middleware
@@ -82,8 +92,10 @@ class RouteTemplates:
 
     def find(self, path: str) -> str:
         if self._compiled is None:
-            self._compiled = [(compile_path(template)[0], template)
-                              for template in self.app.openapi().get("paths", {})]
+            self._compiled = [
+                (compile_path(template)[0], template)
+                for template in self.app.openapi().get("paths", {})
+            ]
         for pattern, template in self._compiled:
             if pattern.match(path):
                 return template
@@ -135,8 +147,9 @@ class RedisFigures(Collector):
         return []  # no Redis read when the collector is registered
 
     def collect(self) -> Iterable[Metric]:
-        up = GaugeMetricFamily("avops_metrics_redis_up",
-                               "1 if this scrape could read the figures kept in Redis")
+        up = GaugeMetricFamily(
+            "avops_metrics_redis_up", "1 if this scrape could read the figures kept in Redis"
+        )
         try:
             client = get_redis()
             jobs, stages = jobmetrics.read(client)
@@ -150,26 +163,31 @@ class RedisFigures(Collector):
         up.add_metric([], 1)
         yield up
         yield from _job_families(jobs, stages)
-        queue = GaugeMetricFamily("avops_queue_depth", "Jobs waiting in the broker queue",
-                                  labels=["queue"])
+        queue = GaugeMetricFamily(
+            "avops_queue_depth", "Jobs waiting in the broker queue", labels=["queue"]
+        )
         for name, depth in depths.items():
             queue.add_metric([name], depth)
         yield queue
         if report is not None and report.vram is not None:
-            yield from _worker_families(worker_label(report.worker), report.vram,
-                                        report.age_seconds or 0.0)
+            yield from _worker_families(
+                worker_label(report.worker), report.vram, report.age_seconds or 0.0
+            )
 
 
 def _job_families(jobs, stages) -> Iterable[Metric]:
-    counted = CounterMetricFamily("avops_jobs", "Jobs that reached a final status",
-                                  labels=["engine", "mode", "status"])
+    counted = CounterMetricFamily(
+        "avops_jobs", "Jobs that reached a final status", labels=["engine", "mode", "status"]
+    )
     for labels, count in jobs:
         counted.add_metric(list(labels), count)
     yield counted
-    seconds = HistogramMetricFamily("avops_job_stage_seconds",
-                                    "Stage durations of completed jobs (queue_wait, voice_prep, "
-                                    "model_load, inference, write, first_audio, total)",
-                                    labels=["engine", "stage"])
+    seconds = HistogramMetricFamily(
+        "avops_job_stage_seconds",
+        "Stage durations of completed jobs (queue_wait, voice_prep, "
+        "model_load, inference, write, first_audio, total)",
+        labels=["engine", "stage"],
+    )
     for (engine, stage), histogram in stages.items():
         seconds.add_metric([engine, stage], histogram.cumulative(), histogram.sum)
     yield seconds
@@ -181,35 +199,47 @@ def worker_label(worker: Optional[str]) -> str:
 
 
 def _worker_families(worker: str, stats: VramStats, age_s: float) -> Iterable[Metric]:
-    memory = {"allocated": ("VRAM held by tensors", stats.allocated_mb),
-              "reserved": ("VRAM reserved by the CUDA caching allocator", stats.reserved_mb),
-              "total": ("VRAM of the worker's GPU", stats.total_mb),
-              "free": ("free VRAM the driver reports", stats.free_mb)}
+    memory = {
+        "allocated": ("VRAM held by tensors", stats.allocated_mb),
+        "reserved": ("VRAM reserved by the CUDA caching allocator", stats.reserved_mb),
+        "total": ("VRAM of the worker's GPU", stats.total_mb),
+        "free": ("free VRAM the driver reports", stats.free_mb),
+    }
     for kind, (doc, mib) in memory.items():
         if mib is not None:
-            family = GaugeMetricFamily(f"avops_vram_{kind}_bytes", f"{doc} (worker's last report)",
-                                       labels=["worker", "device"])
+            family = GaugeMetricFamily(
+                f"avops_vram_{kind}_bytes",
+                f"{doc} (worker's last report)",
+                labels=["worker", "device"],
+            )
             family.add_metric([worker, stats.device], mib * MIB)
             yield family
-    resident = GaugeMetricFamily("avops_resident_models", "Models the worker's VRAM manager holds",
-                                 labels=["worker"])
+    resident = GaugeMetricFamily(
+        "avops_resident_models", "Models the worker's VRAM manager holds", labels=["worker"]
+    )
     resident.add_metric([worker], len(stats.resident_models))
     yield resident
-    sizes = GaugeMetricFamily("avops_model_resident_bytes",
-                              "Size of each held model, where it is (device cpu: parked in RAM)",
-                              labels=["worker", "engine", "device"])
+    sizes = GaugeMetricFamily(
+        "avops_model_resident_bytes",
+        "Size of each held model, where it is (device cpu: parked in RAM)",
+        labels=["worker", "engine", "device"],
+    )
     for model in stats.resident_models:
         sizes.add_metric([worker, model.key, model.device], model.size_mb * MIB)
     yield sizes
-    events = CounterMetricFamily("avops_model_events", "The VRAM manager's counters since the "
-                                 "worker child started (loads, unloads, evictions...)",
-                                 labels=["worker", "event"])
+    events = CounterMetricFamily(
+        "avops_model_events",
+        "The VRAM manager's counters since the worker child started (loads, unloads, evictions...)",
+        labels=["worker", "event"],
+    )
     for event in COUNTERS:
         events.add_metric([worker, event], getattr(stats, event))
     yield events
-    age = GaugeMetricFamily("avops_worker_heartbeat_age_seconds",
-                            "Seconds since the worker last published its stats (heartbeat)",
-                            labels=["worker"])
+    age = GaugeMetricFamily(
+        "avops_worker_heartbeat_age_seconds",
+        "Seconds since the worker last published its stats (heartbeat)",
+        labels=["worker"],
+    )
     age.add_metric([worker], age_s)
     yield age
 

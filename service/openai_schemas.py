@@ -16,11 +16,28 @@ from engines.registry import ENGINE_NAMES
 # operator runs by default.
 MODELS: dict[str, tuple[Optional[str], Optional[str]]] = {
     **{name: (name, None) for name in ENGINE_NAMES},
-    "tts-1": (None, "fast"), "tts-1-hd": (None, "quality"), "gpt-4o-mini-tts": (None, "balanced"),
+    "tts-1": (None, "fast"),
+    "tts-1-hd": (None, "quality"),
+    "gpt-4o-mini-tts": (None, "balanced"),
 }
 # OpenAI's built-in voice names: usable only through VOICE_ALIASES.
-OPENAI_VOICES = frozenset({"alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx",
-                           "sage", "shimmer", "verse", "marin", "cedar"})
+OPENAI_VOICES = frozenset(
+    {
+        "alloy",
+        "ash",
+        "ballad",
+        "coral",
+        "echo",
+        "fable",
+        "nova",
+        "onyx",
+        "sage",
+        "shimmer",
+        "verse",
+        "marin",
+        "cedar",
+    }
+)
 
 
 class SpeechFormat(str, Enum):
@@ -44,38 +61,69 @@ class VoiceRef(BaseModel):
 
 class SpeechRequest(BaseModel):
     # Unknown fields are a 400, as on OpenAI ("Unrecognized request argument").
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
-        "model": "tts-1", "input": "Olá! Este é um teste.", "voice": "minha-voz",
-        "response_format": "mp3"}})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "model": "tts-1",
+                "input": "Olá! Este é um teste.",
+                "voice": "minha-voz",
+                "response_format": "mp3",
+            }
+        },
+    )
 
     model: str = Field(..., max_length=64, description=f"One of {', '.join(MODELS)}.")
     input: str = Field(..., description="Text to speak (at most MAX_TEXT_CHARS characters).")
-    voice: Union[str, VoiceRef] = Field(..., description=(
-        "A cloned voice's id or name (GET /v1/audio/voices), or an OpenAI voice name mapped by "
-        "the operator in VOICE_ALIASES."))
+    voice: Union[str, VoiceRef] = Field(
+        ...,
+        description=(
+            "A cloned voice's id or name (GET /v1/audio/voices), or an OpenAI voice name mapped by "
+            "the operator in VOICE_ALIASES."
+        ),
+    )
     response_format: SpeechFormat = SpeechFormat.mp3
     speed: float = Field(1.0, ge=0.25, le=4.0, description="Speaking rate, 1.0 = normal.")
-    instructions: Optional[str] = Field(None, max_length=4096, description=(
-        "Accepted for compatibility; neither F5-TTS nor XTTS takes style instructions, so it "
-        "is ignored."))
-    stream_format: StreamFormat = Field(StreamFormat.audio, description=(
-        "audio: the encoded audio as a chunked body; sse: speech.audio.delta events."))
-    language: Optional[str] = Field(None, max_length=35, description=(
-        "Extension: language of the input (default: the voice's language)."))
-    quality_profile: Optional[str] = Field(None, max_length=64, description=(
-        "Extension: an engine profile (e.g. xtts_quality); overrides the model's tier."))
+    instructions: Optional[str] = Field(
+        None,
+        max_length=4096,
+        description=(
+            "Accepted for compatibility; neither F5-TTS nor XTTS takes style instructions, so it "
+            "is ignored."
+        ),
+    )
+    stream_format: StreamFormat = Field(
+        StreamFormat.audio,
+        description=("audio: the encoded audio as a chunked body; sse: speech.audio.delta events."),
+    )
+    language: Optional[str] = Field(
+        None,
+        max_length=35,
+        description=("Extension: language of the input (default: the voice's language)."),
+    )
+    quality_profile: Optional[str] = Field(
+        None,
+        max_length=64,
+        description=(
+            "Extension: an engine profile (e.g. xtts_quality); overrides the model's tier."
+        ),
+    )
 
 
 class OpenAIError(BaseModel):
     message: str
-    type: str = Field(..., description="invalid_request_error, authentication_error, "
-                      "permission_error, rate_limit_exceeded or server_error.")
+    type: str = Field(
+        ...,
+        description="invalid_request_error, authentication_error, "
+        "permission_error, rate_limit_exceeded or server_error.",
+    )
     param: Optional[str] = Field(None, description="The request field at fault, if one is.")
     code: Optional[str] = None
 
 
 class OpenAIErrorResponse(BaseModel):
     """Every error under /v1 (OpenAI's shape, so the OpenAI SDKs raise their typed errors)."""
+
     error: OpenAIError
 
 

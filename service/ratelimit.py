@@ -72,8 +72,9 @@ class RateLimiter:
     def hit(self, key_id: str, cost: int = 1) -> Decision:
         if not self.enabled:
             return Decision(True, 0.0, float(self.burst))
-        allowed, retry, tokens = self._script(keys=[KEY_PREFIX + key_id],
-                                              args=[self.per_second, self.burst, cost])
+        allowed, retry, tokens = self._script(
+            keys=[KEY_PREFIX + key_id], args=[self.per_second, self.burst, cost]
+        )
         return Decision(bool(int(allowed)), float(retry), float(tokens))
 
     def refund(self, key_id: str, cost: int = 1) -> Decision:

@@ -39,32 +39,42 @@ LOST_JOB_REASON = "its validation job was lost (job store reset or record expire
 
 
 def overdue_reason(deadline_s: float) -> str:
-    return (f"no result within JOB_DEADLINE_S ({deadline_s:g} s) of the attempt's start: "
-            "the worker was lost or is stuck; not retried")
+    return (
+        f"no result within JOB_DEADLINE_S ({deadline_s:g} s) of the attempt's start: "
+        "the worker was lost or is stuck; not retried"
+    )
 
 
-def reap_overdue_jobs(store: jobstore.JobStore, voices: VoiceStore, deadline_s: float,
-                      now: Optional[float] = None) -> list[str]:
+def reap_overdue_jobs(
+    store: jobstore.JobStore, voices: VoiceStore, deadline_s: float, now: Optional[float] = None
+) -> list[str]:
     """Fail the jobs whose running attempt is past its deadline; returns their ids."""
     now = time.time() if now is None else now
     reaped = []
     for job_id in store.overdue(now):
         reason = overdue_reason(deadline_s)
-        if not store.finish_attempt(job_id, past_deadline_at=now, status=JobStatus.failed.value,
-                                    error=reason, finished_at=jobstore.now_iso()):
+        if not store.finish_attempt(
+            job_id,
+            past_deadline_at=now,
+            status=JobStatus.failed.value,
+            error=reason,
+            finished_at=jobstore.now_iso(),
+        ):
             continue  # finished meanwhile, or its record expired
         jobmetrics.record_job_end(store.r, job_id)  # /metrics: a job its worker never ended
         record = store.get(job_id) or {}
-        logger.warning("job %s failed by the reaper: %s (worker %s)", job_id, reason,
-                       record.get("worker"))
+        logger.warning(
+            "job %s failed by the reaper: %s (worker %s)", job_id, reason, record.get("worker")
+        )
         if record.get("mode") == "clone" and record.get("voice_id"):
             voices.mark_failed(record["voice_id"], reason)
         reaped.append(job_id)
     return reaped
 
 
-def reconcile_pending_voices(store: jobstore.JobStore, voices: VoiceStore,
-                             now: Optional[float] = None) -> list[str]:
+def reconcile_pending_voices(
+    store: jobstore.JobStore, voices: VoiceStore, now: Optional[float] = None
+) -> list[str]:
     """Fail pending voices whose clone job failed or no longer exists; returns their ids."""
     now = time.time() if now is None else now
     failed = []
@@ -118,8 +128,11 @@ class Reaper:
                 self._was_failing = False
             except Exception as exc:  # noqa: BLE001  (Redis down, disk full: try next round)
                 if not self._was_failing:  # once per outage, not every interval
-                    logger.warning("reaper pass failed, retrying every %g s: %s",
-                                   self.settings.reaper_interval_s, exc)
+                    logger.warning(
+                        "reaper pass failed, retrying every %g s: %s",
+                        self.settings.reaper_interval_s,
+                        exc,
+                    )
                 self._was_failing = True
 
 

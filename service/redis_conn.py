@@ -21,9 +21,13 @@ def _client(decode: bool) -> redis.Redis:
             # and health checks let the pool reconnect by itself after a Redis restart. Stream
             # reads block at most 1 s, well inside socket_timeout.
             _clients[decode] = redis.Redis.from_url(
-                get_service_settings().redis_url, decode_responses=decode,
-                socket_connect_timeout=3, socket_timeout=5, retry_on_timeout=True,
-                health_check_interval=15)
+                get_service_settings().redis_url,
+                decode_responses=decode,
+                socket_connect_timeout=3,
+                socket_timeout=5,
+                retry_on_timeout=True,
+                health_check_interval=15,
+            )
         return _clients[decode]
 
 

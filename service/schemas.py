@@ -43,22 +43,43 @@ class ErrorResponse(BaseModel):
 
 class JobCreate(BaseModel):
     # Unknown fields are an error (422), not silently ignored.
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
-        "mode": "dubbing_with_clone", "text": "Este é um teste.", "language": "pt-BR",
-        "voice_id": "82f8f815-ac80-4415-8091-7ebf833912ca", "quality_profile": "f5tts_balanced"}})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "mode": "dubbing_with_clone",
+                "text": "Este é um teste.",
+                "language": "pt-BR",
+                "voice_id": "82f8f815-ac80-4415-8091-7ebf833912ca",
+                "quality_profile": "f5tts_balanced",
+            }
+        },
+    )
 
-    mode: RequestMode = Field(RequestMode.dubbing_with_clone,
-                              description="dubbing: a stored voice (voice_id or DEFAULT_VOICE_ID); "
-                              "dubbing_with_clone: a voice cloned through /voices/clone.")
+    mode: RequestMode = Field(
+        RequestMode.dubbing_with_clone,
+        description="dubbing: a stored voice (voice_id or DEFAULT_VOICE_ID); "
+        "dubbing_with_clone: a voice cloned through /voices/clone.",
+    )
     text: str = Field(..., description="Text to speak (at most MAX_TEXT_CHARS characters).")
-    language: str = Field(..., max_length=35,
-                          description="Language tag, e.g. pt-BR; its base must be supported.")
-    voice_id: Optional[str] = Field(None, max_length=64, description="A voice from /voices; "
-                                    "required for dubbing_with_clone, else DEFAULT_VOICE_ID.")
-    quality_profile: Optional[str] = Field(None, max_length=64, description="e.g. f5tts_balanced, "
-                                           "xtts_fast; default: the engine's balanced profile.")
-    engine: Optional[str] = Field(None, max_length=32, description="f5tts | xtts; default: the "
-                                  "profile's engine, else DEFAULT_ENGINE.")
+    language: str = Field(
+        ..., max_length=35, description="Language tag, e.g. pt-BR; its base must be supported."
+    )
+    voice_id: Optional[str] = Field(
+        None,
+        max_length=64,
+        description="A voice from /voices; required for dubbing_with_clone, else DEFAULT_VOICE_ID.",
+    )
+    quality_profile: Optional[str] = Field(
+        None,
+        max_length=64,
+        description="e.g. f5tts_balanced, xtts_fast; default: the engine's balanced profile.",
+    )
+    engine: Optional[str] = Field(
+        None,
+        max_length=32,
+        description="f5tts | xtts; default: the profile's engine, else DEFAULT_ENGINE.",
+    )
 
 
 class JobTimings(BaseModel):
@@ -66,8 +87,9 @@ class JobTimings(BaseModel):
     voice_prep_s: Optional[float] = Field(None, description="Reference decode / conditioning.")
     load_s: Optional[float] = Field(None, description="Model load or swap onto the device.")
     inference_s: Optional[float] = None
-    first_audio_s: Optional[float] = Field(None, description="Speech requests: synthesis start "
-                                           "until the first segment was sent.")
+    first_audio_s: Optional[float] = Field(
+        None, description="Speech requests: synthesis start until the first segment was sent."
+    )
     write_s: Optional[float] = Field(None, description="Encoding and writing the WAV.")
     total_s: Optional[float] = Field(None, description="Worker start to finish.")
 
@@ -109,9 +131,13 @@ class VoiceInfo(BaseModel):
     error: Optional[str] = None
     created_at: str
     job_id: Optional[str] = Field(None, description="The clone job that validates this voice.")
-    owner: Optional[str] = Field(None, description=(
-        "Key id (first 16 hex digits of the SHA-256 of the API key) of the key that cloned it; "
-        "null: made before owners were recorded, or on an open API (admin keys only see those)."))
+    owner: Optional[str] = Field(
+        None,
+        description=(
+            "Key id (first 16 hex digits of the SHA-256 of the API key) of the key that cloned it; "
+            "null: made before owners were recorded, or on an open API (admin keys only see those)."
+        ),
+    )
 
 
 class VoiceCloneAccepted(BaseModel):

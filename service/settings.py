@@ -44,8 +44,10 @@ def parse_key_list(value: str) -> tuple[bytes, ...]:
                 raise ValueError("a sha256: entry must be 64 hex digits")
             digests.append(bytes.fromhex(m.group(1)))
         elif len(entry) < MIN_KEY_CHARS:
-            raise ValueError(f"a key is shorter than {MIN_KEY_CHARS} characters "
-                             "(make one: python -c \"import secrets; print(secrets.token_urlsafe(32))\")")
+            raise ValueError(
+                f"a key is shorter than {MIN_KEY_CHARS} characters "
+                '(make one: python -c "import secrets; print(secrets.token_urlsafe(32))")'
+            )
         else:
             digests.append(key_digest(entry))
     return tuple(digests)

@@ -40,8 +40,15 @@ class StreamAborted(Exception):
 
 
 class SpeechRelay:
-    def __init__(self, store: jobstore.JobStore, job_id: str, settings: ServiceSettings,
-                 encoder: StreamEncoder, sse: bool, input_chars: int) -> None:
+    def __init__(
+        self,
+        store: jobstore.JobStore,
+        job_id: str,
+        settings: ServiceSettings,
+        encoder: StreamEncoder,
+        sse: bool,
+        input_chars: int,
+    ) -> None:
         self.store, self.job_id, self.settings = store, job_id, settings
         self.encoder, self.sse, self.input_chars = encoder, sse, input_chars
         self.reader = StreamReader(get_raw_redis(), job_id)
@@ -65,8 +72,11 @@ class SpeechRelay:
                     raise Rejected(event.message, event.status or 500)
                 elif event.type == EventType.cancelled:
                     self.finished = True
-                    raise Rejected("the request was cancelled before any audio", 503,
-                                   headers={"Retry-After": "1"})
+                    raise Rejected(
+                        "the request was cancelled before any audio",
+                        503,
+                        headers={"Retry-After": "1"},
+                    )
             self._check_clocks_before_audio()
 
     def _check_clocks_before_audio(self) -> None:
@@ -75,9 +85,13 @@ class SpeechRelay:
             outcome = self.store.cancel(self.job_id, "still queued after SPEECH_QUEUE_TIMEOUT_S")
             if outcome != "requested":  # cancelled while queued (or already gone): nothing ran
                 self.finished = True
-                raise Rejected(f"no worker took the request within {waited:.0f} s "
-                               "(SPEECH_QUEUE_TIMEOUT_S): the queue is busy or no worker is "
-                               "running; retry later", 503, headers={"Retry-After": "5"})
+                raise Rejected(
+                    f"no worker took the request within {waited:.0f} s "
+                    "(SPEECH_QUEUE_TIMEOUT_S): the queue is busy or no worker is "
+                    "running; retry later",
+                    503,
+                    headers={"Retry-After": "5"},
+                )
             self.started = True  # a worker took it at that moment: keep waiting for audio
         self._check_stall()
         if not self.started:
@@ -88,16 +102,23 @@ class SpeechRelay:
         record = self.store.get(self.job_id) or {}
         if record.get("status") in (JobStatus.failed.value, JobStatus.cancelled.value):
             self.finished = True
-            raise Rejected(f"synthesis {record['status']}: {record.get('error') or 'no reason'}",
-                           503, headers={"Retry-After": "5"})
+            raise Rejected(
+                f"synthesis {record['status']}: {record.get('error') or 'no reason'}",
+                503,
+                headers={"Retry-After": "5"},
+            )
 
     def _check_stall(self) -> None:
         silent = time.monotonic() - self.last_word
         if self.started and silent > self.settings.speech_stall_s:
             self.store.cancel(self.job_id, "the worker stopped responding (SPEECH_STALL_S)")
             self.finished = True
-            raise Rejected(f"the worker stopped responding (nothing for {silent:.0f} s, "
-                           "SPEECH_STALL_S); retry", 503, headers={"Retry-After": "5"})
+            raise Rejected(
+                f"the worker stopped responding (nothing for {silent:.0f} s, "
+                "SPEECH_STALL_S); retry",
+                503,
+                headers={"Retry-After": "5"},
+            )
 
     # ------------------------------------------------------------------ the body
     async def body(self, pending: list[SpeechEvent]) -> AsyncIterator[bytes]:
@@ -141,9 +162,16 @@ class SpeechRelay:
             if tail:
                 yield self._frame(tail)
             if self.sse:
-                yield _sse({"type": "speech.audio.done", "usage": {
-                    "input_tokens": self.input_chars, "output_tokens": event.segments,
-                    "total_tokens": self.input_chars + event.segments}})
+                yield _sse(
+                    {
+                        "type": "speech.audio.done",
+                        "usage": {
+                            "input_tokens": self.input_chars,
+                            "output_tokens": event.segments,
+                            "total_tokens": self.input_chars + event.segments,
+                        },
+                    }
+                )
         elif event.type in (EventType.error, EventType.cancelled):
             async for chunk in self._abort(event.message or "synthesis was cancelled"):
                 yield chunk
@@ -152,8 +180,17 @@ class SpeechRelay:
         self.finished = True
         logger.warning("speech %s: stream ended early: %s", self.job_id, message)
         if self.sse:
-            yield _sse({"type": "error", "error": {"message": message, "type": "server_error",
-                                                   "param": None, "code": "stream_interrupted"}})
+            yield _sse(
+                {
+                    "type": "error",
+                    "error": {
+                        "message": message,
+                        "type": "server_error",
+                        "param": None,
+                        "code": "stream_interrupted",
+                    },
+                }
+            )
             return
         raise StreamAborted(message)
 
@@ -194,8 +231,9 @@ class RelayResponse(StreamingResponse):
     the server closes the connection and the client sees an incomplete body, not a short file."""
 
     async def stream_response(self, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status_code,
-                    "headers": self.raw_headers})
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
         try:
             async for chunk in self.body_iterator:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})

@@ -62,11 +62,17 @@ class SpeechEvent:
             value = fields.get(name.encode(), b"")
             return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
-        return cls(type=EventType(text("type")), seq=int(text("seq") or 0),
-                   pcm=fields.get(b"pcm", b""), segments=int(text("segments") or 0),
-                   duration_s=float(text("duration_s") or 0.0), message=text("message"),
-                   status=int(text("status") or 0), worker=text("worker"),
-                   entry_id=entry_id.decode() if isinstance(entry_id, bytes) else entry_id)
+        return cls(
+            type=EventType(text("type")),
+            seq=int(text("seq") or 0),
+            pcm=fields.get(b"pcm", b""),
+            segments=int(text("segments") or 0),
+            duration_s=float(text("duration_s") or 0.0),
+            message=text("message"),
+            status=int(text("status") or 0),
+            worker=text("worker"),
+            entry_id=entry_id.decode() if isinstance(entry_id, bytes) else entry_id,
+        )
 
 
 def stream_key(job_id: str) -> str:
@@ -98,8 +104,10 @@ class StreamReader:
 
     def read(self, block_s: float) -> list[SpeechEvent]:
         # XREAD's reply: [[key, [(entry id, {field: value}), ...]]] (redis-py types it loosely).
-        reply = cast(list[Any], self.r.xread({self.key: self.last_id}, count=64,
-                                             block=max(1, int(block_s * 1000))))
+        reply = cast(
+            list[Any],
+            self.r.xread({self.key: self.last_id}, count=64, block=max(1, int(block_s * 1000))),
+        )
         events = []
         for _key, entries in reply or ():
             for entry_id, fields in entries:
@@ -129,5 +137,8 @@ def pcm16(samples, sample_rate: int) -> bytes:
 
 
 def event_for_failure(message: str, status: Optional[int]) -> SpeechEvent:
-    return SpeechEvent(EventType.error, message=message.splitlines()[0][:500] if message else
-                       "synthesis failed", status=status or 500)
+    return SpeechEvent(
+        EventType.error,
+        message=message.splitlines()[0][:500] if message else "synthesis failed",
+        status=status or 500,
+    )

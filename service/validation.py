@@ -53,16 +53,20 @@ def check_encodable(field: str, value: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise RequestRejected(f"{field}: not valid Unicode text (unpaired surrogate "
-                              f"{value[exc.start]!r} at character {exc.start})") from None
+        raise RequestRejected(
+            f"{field}: not valid Unicode text (unpaired surrogate "
+            f"{value[exc.start]!r} at character {exc.start})"
+        ) from None
     return value
 
 
 def _check_controls(field: str, value: str, allowed: frozenset = frozenset()) -> str:
     for found in CONTROL_RE.finditer(value):
         if found.group() not in allowed:
-            raise RequestRejected(f"{field}: control character {found.group()!r} at character "
-                                  f"{found.start()} is not allowed")
+            raise RequestRejected(
+                f"{field}: control character {found.group()!r} at character "
+                f"{found.start()} is not allowed"
+            )
     return value
 
 
@@ -81,8 +85,10 @@ def check_speech(field: str, value: str, max_chars: int, setting: str = "") -> s
     Empty after the strip is returned as '' (the caller decides whether that is an error)."""
     text = check_encodable(field, value or "").strip()
     if len(text) > max_chars:
-        raise RequestRejected(f"{field}: {len(text)} characters; at most {max_chars} allowed"
-                              + (f" ({setting})" if setting else ""))
+        raise RequestRejected(
+            f"{field}: {len(text)} characters; at most {max_chars} allowed"
+            + (f" ({setting})" if setting else "")
+        )
     return _check_controls(field, text, SPEECH_WHITESPACE)
 
 
@@ -105,28 +111,36 @@ def check_voice_name(voice_name: str) -> str:
 def check_language(language: str, settings: ServiceSettings) -> str:
     tag = check_encodable("language", language or "").strip()
     if not LANGUAGE_TAG_RE.match(tag) or base_language(tag) not in settings.languages:
-        raise RequestRejected(f"language: {language!r} is not supported; accepted: "
-                              f"{', '.join(settings.languages)} (region tags like pt-BR allowed)")
+        raise RequestRejected(
+            f"language: {language!r} is not supported; accepted: "
+            f"{', '.join(settings.languages)} (region tags like pt-BR allowed)"
+        )
     return tag
 
 
-def resolve_engine(engine: Optional[str], profile: Optional[str],
-                   settings: ServiceSettings) -> tuple[str, str]:
+def resolve_engine(
+    engine: Optional[str], profile: Optional[str], settings: ServiceSettings
+) -> tuple[str, str]:
     """(engine, profile): an explicit engine wins, else the profile's, else DEFAULT_ENGINE."""
     if engine is not None:
         spec = find_spec(engine)
         if spec is None:
-            raise RequestRejected(f"engine: unknown engine {engine!r}; accepted: "
-                                  f"{', '.join(ENGINE_NAMES)}")
+            raise RequestRejected(
+                f"engine: unknown engine {engine!r}; accepted: {', '.join(ENGINE_NAMES)}"
+            )
         engine = spec.name
     if profile is not None:
         prof = PROFILES.get(profile)
         if prof is None:
-            raise RequestRejected(f"quality_profile: unknown profile {profile!r}; accepted: "
-                                  f"{', '.join(profile_names())}")
+            raise RequestRejected(
+                f"quality_profile: unknown profile {profile!r}; accepted: "
+                f"{', '.join(profile_names())}"
+            )
         if engine is not None and prof.engine != engine:
-            raise RequestRejected(f"quality_profile: {profile!r} is a {prof.engine} profile but "
-                                  f"engine={engine}; accepted: {', '.join(profile_names(engine))}")
+            raise RequestRejected(
+                f"quality_profile: {profile!r} is a {prof.engine} profile but "
+                f"engine={engine}; accepted: {', '.join(profile_names(engine))}"
+            )
         return prof.engine, profile
     engine = engine or settings.default_engine
     return engine, get_spec(engine).default_profile
@@ -136,8 +150,10 @@ def check_engine_language(language: str, engine: str) -> str:
     """A language the engine declares (XTTS's list), beyond SUPPORTED_LANGUAGES' check."""
     spec = get_spec(engine)
     if not spec.supports(language):
-        raise RequestRejected(f"language: {language!r} is not supported by engine {engine}; "
-                              f"accepted: {', '.join(spec.languages or ())}")
+        raise RequestRejected(
+            f"language: {language!r} is not supported by engine {engine}; "
+            f"accepted: {', '.join(spec.languages or ())}"
+        )
     return language
 
 
@@ -147,8 +163,9 @@ def may_use_voice(meta: dict, principal: Principal, settings: ServiceSettings) -
     return principal.may_see(meta.get("owner")) or meta["voice_id"] == settings.default_voice_id
 
 
-def check_voice(req: JobCreate, engine: str, settings: ServiceSettings, voices: VoiceStore,
-                principal: Principal) -> str:
+def check_voice(
+    req: JobCreate, engine: str, settings: ServiceSettings, voices: VoiceStore, principal: Principal
+) -> str:
     plain = req.mode == RequestMode.dubbing
     voice_id = req.voice_id or (settings.default_voice_id if plain else None)
     if not voice_id:
@@ -158,19 +175,23 @@ def check_voice(req: JobCreate, engine: str, settings: ServiceSettings, voices: 
     if meta is None or not may_use_voice(meta, principal, settings):
         raise RequestRejected(f"voice_id: no voice {voice_id!r}", 404)  # another key's: the same
     if meta["status"] == VoiceStatus.failed.value:
-        raise RequestRejected(f"voice_id: voice {voice_id} failed validation: {meta.get('error')}",
-                              409)
+        raise RequestRejected(
+            f"voice_id: voice {voice_id} failed validation: {meta.get('error')}", 409
+        )
     spec = get_spec(engine)
     if spec.needs_ref_text and not (meta.get("ref_text") or "").strip():
         others = engines_for_voice(has_ref_text=False)
-        raise RequestRejected(f"voice_id: voice {voice_id} has no ref_text; {spec.label} needs the "
-                              "transcript of the reference audio (clone it with ref_text)"
-                              + (f" or use engine={'/'.join(others)}" if others else ""))
+        raise RequestRejected(
+            f"voice_id: voice {voice_id} has no ref_text; {spec.label} needs the "
+            "transcript of the reference audio (clone it with ref_text)"
+            + (f" or use engine={'/'.join(others)}" if others else "")
+        )
     return voice_id
 
 
-def resolve_job(req: JobCreate, settings: ServiceSettings, voices: VoiceStore,
-                principal: Principal) -> ResolvedJob:
+def resolve_job(
+    req: JobCreate, settings: ServiceSettings, voices: VoiceStore, principal: Principal
+) -> ResolvedJob:
     text = check_text(req.text, settings)
     language = check_language(req.language, settings)
     engine, profile = resolve_engine(req.engine, req.quality_profile, settings)

@@ -46,10 +46,18 @@ class VoiceStore:
         incoming.mkdir(parents=True, exist_ok=True)
         return incoming / f"{uuid.uuid4().hex}.part"
 
-    def create(self, name: str, language: str, ref_text: Optional[str],
-               upload: Union[bytes, Path], ext: str, job_id: str,
-               info: dict[str, Any], owner: Optional[str] = None,
-               **extra: Any) -> dict[str, Any]:
+    def create(
+        self,
+        name: str,
+        language: str,
+        ref_text: Optional[str],
+        upload: Union[bytes, Path],
+        ext: str,
+        job_id: str,
+        info: dict[str, Any],
+        owner: Optional[str] = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
         """A new voice under a generated id; ``upload`` is the audio's bytes or a file that is
         moved into the voice's directory. ``ext`` comes from content sniffing, never from the
         client's filename. ``owner`` and ``extra`` are stored in the metadata as given.
@@ -66,11 +74,21 @@ class VoiceStore:
                 os.replace(upload, vdir / f"upload.{ext}")
             else:
                 atomic_write_bytes(vdir / f"upload.{ext}", upload)
-            meta = {"voice_id": voice_id, "name": name, "language": language,
-                    "ref_text": ref_text, "status": VoiceStatus.pending.value,
-                    "created_at": now_iso(), "job_id": job_id, "upload_file": f"upload.{ext}",
-                    "duration_s": info.get("duration_s"), "sample_rate": info.get("sample_rate"),
-                    "error": None, "owner": owner, **extra}
+            meta = {
+                "voice_id": voice_id,
+                "name": name,
+                "language": language,
+                "ref_text": ref_text,
+                "status": VoiceStatus.pending.value,
+                "created_at": now_iso(),
+                "job_id": job_id,
+                "upload_file": f"upload.{ext}",
+                "duration_s": info.get("duration_s"),
+                "sample_rate": info.get("sample_rate"),
+                "error": None,
+                "owner": owner,
+                **extra,
+            }
             self.save(meta)
         except BaseException:
             shutil.rmtree(vdir, ignore_errors=True)

@@ -26,13 +26,18 @@ class _Published(VramResponse):
     epoch: float
 
 
-def publish(client: redis.Redis, stats: Union[VramStats, dict[str, Any]], worker: str,
-            event: str) -> None:
+def publish(
+    client: redis.Redis, stats: Union[VramStats, dict[str, Any]], worker: str, event: str
+) -> None:
     """Store ``stats`` (a dict is checked against ``VramStats``: a producer that drifts from the
     contract fails here, in the worker's log, not in the operator's table)."""
-    payload = _Published(vram=VramStats.model_validate(stats),
-                         timestamp=datetime.now(timezone.utc).isoformat(),
-                         epoch=time.time(), worker=worker, event=event)
+    payload = _Published(
+        vram=VramStats.model_validate(stats),
+        timestamp=datetime.now(timezone.utc).isoformat(),
+        epoch=time.time(),
+        worker=worker,
+        event=event,
+    )
     client.set(KEY, payload.model_dump_json(exclude={"age_seconds"}))
 
 
@@ -43,8 +48,13 @@ def read_report(client: redis.Redis) -> Optional[VramResponse]:
         return None
     payload = _Published.model_validate_json(raw)
     age = round(max(0.0, time.time() - payload.epoch), 3)
-    return VramResponse(vram=payload.vram, timestamp=payload.timestamp, age_seconds=age,
-                        worker=payload.worker, event=payload.event)
+    return VramResponse(
+        vram=payload.vram,
+        timestamp=payload.timestamp,
+        age_seconds=age,
+        worker=payload.worker,
+        event=payload.event,
+    )
 
 
 def read_latest(client: redis.Redis) -> Optional[dict[str, Any]]:

@@ -101,8 +101,11 @@ def _voices() -> VoiceStore:
 def publish_vram(event: str) -> None:
     """Best effort: a Redis hiccup must never fail a job or kill the heartbeat."""
     try:
-        stats = _Child.manager.stats() if _Child.manager is not None else \
-            {"available": False, "error": "engines extra not installed in this image"}
+        stats = (
+            _Child.manager.stats()
+            if _Child.manager is not None
+            else {"available": False, "error": "engines extra not installed in this image"}
+        )
         vram_publish.publish(get_redis(), stats, _worker_id(), event)
     except Exception as exc:  # noqa: BLE001  (a Redis hiccup must never fail a job or the heartbeat)
         logger.warning("could not publish VRAM stats (%s): %s", event, exc)
@@ -197,9 +200,14 @@ def _run_job(job_id: str, body: Callable[[dict], dict]) -> str:
         return JobStatus.failed.value
     started = time.time()
     queue_wait = started - jobstore.parse_iso(record["created_at"]).timestamp()
-    store.mark_processing(job_id, started + get_service_settings().job_deadline_s,
-                          started_at=jobstore.now_iso(), worker=_worker_id(), error=None,
-                          timings={"queue_wait_s": round(queue_wait, 4)})
+    store.mark_processing(
+        job_id,
+        started + get_service_settings().job_deadline_s,
+        started_at=jobstore.now_iso(),
+        worker=_worker_id(),
+        error=None,
+        timings={"queue_wait_s": round(queue_wait, 4)},
+    )
     try:
         updates = body(record)
         status, error = JobStatus.completed.value, None
@@ -208,12 +216,27 @@ def _run_job(job_id: str, body: Callable[[dict], dict]) -> str:
         logger.info("job %s cancelled: %s", job_id, exc)
     except Exception as exc:  # noqa: BLE001  (any failure ends the job `failed`; the worker lives on)
         updates, status, error = {}, JobStatus.failed.value, _error_text(exc)
-        logger.log(logging.WARNING if _expected(exc) else logging.ERROR,
-                   "job %s failed: %s", job_id, error, exc_info=not _expected(exc))
-    timings = {"queue_wait_s": round(queue_wait, 4), **updates.pop("timings", {}),
-               "total_s": round(time.time() - started, 4)}
-    if not store.finish_attempt(job_id, attempt, status=status, error=error,
-                                finished_at=jobstore.now_iso(), timings=timings, **updates):
+        logger.log(
+            logging.WARNING if _expected(exc) else logging.ERROR,
+            "job %s failed: %s",
+            job_id,
+            error,
+            exc_info=not _expected(exc),
+        )
+    timings = {
+        "queue_wait_s": round(queue_wait, 4),
+        **updates.pop("timings", {}),
+        "total_s": round(time.time() - started, 4),
+    }
+    if not store.finish_attempt(
+        job_id,
+        attempt,
+        status=status,
+        error=error,
+        finished_at=jobstore.now_iso(),
+        timings=timings,
+        **updates,
+    ):
         _discard_late_result(job_id, record, updates)
         return JobStatus.failed.value
     logger.info("job %s %s in %.2f s", job_id, status, timings["total_s"])
@@ -224,13 +247,17 @@ def _run_job(job_id: str, body: Callable[[dict], dict]) -> str:
 def _discard_late_result(job_id: str, record: dict, updates: dict) -> None:
     """The reaper already failed this attempt (past its deadline): its result must not
     resurrect the job, so its output goes and a cloned voice stays failed."""
-    logger.warning("job %s: finished after the reaper had failed it (JOB_DEADLINE_S); "
-                   "result discarded", job_id)
+    logger.warning(
+        "job %s: finished after the reaper had failed it (JOB_DEADLINE_S); result discarded", job_id
+    )
     if updates.get("output_file"):
         (get_service_settings().outputs_dir / updates["output_file"]).unlink(missing_ok=True)
     if record.get("mode") == "clone" and record.get("voice_id"):
-        _fail_voice(record["voice_id"], (_store().get(job_id) or {}).get("error")
-                    or "validation did not finish within JOB_DEADLINE_S")
+        _fail_voice(
+            record["voice_id"],
+            (_store().get(job_id) or {}).get("error")
+            or "validation did not finish within JOB_DEADLINE_S",
+        )
 
 
 def _admit(store: jobstore.JobStore, job_id: str, record: dict) -> Optional[int]:
@@ -240,13 +267,16 @@ def _admit(store: jobstore.JobStore, job_id: str, record: dict) -> Optional[int]
     limit = get_service_settings().max_job_attempts
     if attempt <= limit:
         if attempt > 1:
-            logger.warning("job %s: attempt %d of %d (previous worker lost mid-job)", job_id,
-                           attempt, limit)
+            logger.warning(
+                "job %s: attempt %d of %d (previous worker lost mid-job)", job_id, attempt, limit
+            )
         return attempt
-    reason = (f"worker lost mid-job {limit} time(s) (process killed, e.g. out of memory); "
-              "not retried")
-    store.update(job_id, status=JobStatus.failed.value, finished_at=jobstore.now_iso(),
-                 error=reason)
+    reason = (
+        f"worker lost mid-job {limit} time(s) (process killed, e.g. out of memory); not retried"
+    )
+    store.update(
+        job_id, status=JobStatus.failed.value, finished_at=jobstore.now_iso(), error=reason
+    )
     if record.get("mode") == "clone" and record.get("voice_id"):
         _fail_voice(record["voice_id"], "worker lost while validating the reference")
     return None
@@ -265,8 +295,10 @@ def _error_text(exc: BaseException) -> str:
     if is_no_space(exc):
         return NO_SPACE_MESSAGE
     if isinstance(exc, SoftTimeLimitExceeded):
-        return (f"job exceeded JOB_DEADLINE_S ({get_service_settings().job_deadline_s:g} s) "
-                "and was stopped")
+        return (
+            f"job exceeded JOB_DEADLINE_S ({get_service_settings().job_deadline_s:g} s) "
+            "and was stopped"
+        )
     text = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else ""
     return text if isinstance(exc, _EXPECTED) else f"{type(exc).__name__}: {text}"
 
@@ -316,12 +348,22 @@ def _prepare_reference(voices: VoiceStore, meta: dict) -> dict:
     from engines.audio import load_reference, to_wav_bytes
 
     start = time.perf_counter()
-    ref = load_reference(voices.upload_path(meta), CLONE_SAMPLE_RATE, CLONE_MAX_SECONDS,
-                         min_seconds=get_service_settings().min_reference_seconds)
-    atomic_write_bytes(voices.reference_path(meta["voice_id"]),
-                       to_wav_bytes(ref.samples, ref.sample_rate))
-    voices.update(meta["voice_id"], status=VoiceStatus.ready.value, error=None,
-                  duration_s=round(ref.duration_s, 3), sample_rate=ref.sample_rate)
+    ref = load_reference(
+        voices.upload_path(meta),
+        CLONE_SAMPLE_RATE,
+        CLONE_MAX_SECONDS,
+        min_seconds=get_service_settings().min_reference_seconds,
+    )
+    atomic_write_bytes(
+        voices.reference_path(meta["voice_id"]), to_wav_bytes(ref.samples, ref.sample_rate)
+    )
+    voices.update(
+        meta["voice_id"],
+        status=VoiceStatus.ready.value,
+        error=None,
+        duration_s=round(ref.duration_s, 3),
+        sample_rate=ref.sample_rate,
+    )
     return {"timings": {"voice_prep_s": round(time.perf_counter() - start, 4)}}
 
 
@@ -330,8 +372,10 @@ def _ready_voice(voice_id: str) -> dict:
     if meta is None:
         raise VoiceMissing(f"voice_id: voice {voice_id} not found (deleted?)")
     if meta["status"] != VoiceStatus.ready.value:
-        raise JobError(f"voice_id: voice {voice_id} is {meta['status']}"
-                       + (f": {meta['error']}" if meta.get("error") else ""))
+        raise JobError(
+            f"voice_id: voice {voice_id} is {meta['status']}"
+            + (f": {meta['error']}" if meta.get("error") else "")
+        )
     return meta
 
 
@@ -342,19 +386,26 @@ def _synthesize(record: dict) -> dict:
 
     engine, voice, prep_s = _engine_and_voice(record)
     t1 = time.perf_counter()
-    result = engine.synthesize(record["text"], voice, language=record["language"],
-                               profile=record["quality_profile"])
+    result = engine.synthesize(
+        record["text"], voice, language=record["language"], profile=record["quality_profile"]
+    )
     t2 = time.perf_counter()
     out = get_service_settings().outputs_dir / f"{record['job_id']}.wav"
     # Atomic: the API never serves half a file, and a failed write (full disk) leaves none.
     atomic_write_bytes(out, to_wav_bytes(result.waveform, result.sample_rate))
     write_s = time.perf_counter() - t2
-    return {"engine": engine.name, "device": result.device, "output_file": out.name,
-            "audio_duration_s": round(result.duration_s, 3),
-            "timings": {"voice_prep_s": round(prep_s, 4),
-                        "load_s": round(result.timings.get("load_s", 0.0), 4),
-                        "inference_s": round(result.timings.get("infer_s", t2 - t1), 4),
-                        "write_s": round(write_s, 4)}}
+    return {
+        "engine": engine.name,
+        "device": result.device,
+        "output_file": out.name,
+        "audio_duration_s": round(result.duration_s, 3),
+        "timings": {
+            "voice_prep_s": round(prep_s, 4),
+            "load_s": round(result.timings.get("load_s", 0.0), 4),
+            "inference_s": round(result.timings.get("infer_s", t2 - t1), 4),
+            "write_s": round(write_s, 4),
+        },
+    }
 
 
 def _engine_and_voice(record: dict):
@@ -365,8 +416,13 @@ def _engine_and_voice(record: dict):
     t0 = time.perf_counter()
     reference = _voices().reference_path(meta["voice_id"])
     # XTTS conditioning is a model pass: computed on the voice's first job, then read from disk.
-    voice = prepare_voice_cached(engine, reference, reference.with_name(f"conditioning-{engine.name}.pt"),
-                                 ref_text=meta.get("ref_text"), language=record["language"])
+    voice = prepare_voice_cached(
+        engine,
+        reference,
+        reference.with_name(f"conditioning-{engine.name}.pt"),
+        ref_text=meta.get("ref_text"),
+        language=record["language"],
+    )
     return engine, voice, time.perf_counter() - t0
 
 
@@ -384,11 +440,17 @@ def _speak(record: dict) -> dict:
         engine, voice, prep_s = _engine_and_voice(record)
         sink = _StreamSink(writer, job_id)
         t1 = time.perf_counter()
-        result = engine.synthesize(record["text"], voice, language=record["language"],
-                                   profile=record["quality_profile"], speed=record.get("speed"),
-                                   on_segment=sink)
-        writer.write(SpeechEvent(EventType.done, segments=sink.sent,
-                                 duration_s=round(result.duration_s, 3)))
+        result = engine.synthesize(
+            record["text"],
+            voice,
+            language=record["language"],
+            profile=record["quality_profile"],
+            speed=record.get("speed"),
+            on_segment=sink,
+        )
+        writer.write(
+            SpeechEvent(EventType.done, segments=sink.sent, duration_s=round(result.duration_s, 3))
+        )
     except Cancelled:
         writer.write(SpeechEvent(EventType.cancelled))
         raise
@@ -397,12 +459,17 @@ def _speak(record: dict) -> dict:
         raise
     finally:
         ticker.stop()
-    return {"engine": engine.name, "device": result.device,
-            "audio_duration_s": round(result.duration_s, 3),
-            "timings": {"voice_prep_s": round(prep_s, 4),
-                        "load_s": round(result.timings.get("load_s", 0.0), 4),
-                        "first_audio_s": sink.first_audio_s(t1),
-                        "inference_s": round(time.perf_counter() - t1, 4)}}
+    return {
+        "engine": engine.name,
+        "device": result.device,
+        "audio_duration_s": round(result.duration_s, 3),
+        "timings": {
+            "voice_prep_s": round(prep_s, 4),
+            "load_s": round(result.timings.get("load_s", 0.0), 4),
+            "first_audio_s": sink.first_audio_s(t1),
+            "inference_s": round(time.perf_counter() - t1, 4),
+        },
+    }
 
 
 class _StreamSink:
@@ -418,8 +485,9 @@ class _StreamSink:
     def __call__(self, index: int, count: int, samples, sample_rate: int) -> None:
         if index < self.sent:
             return
-        self.writer.write(SpeechEvent(EventType.audio, seq=index, segments=count,
-                                      pcm=pcm16(samples, sample_rate)))
+        self.writer.write(
+            SpeechEvent(EventType.audio, seq=index, segments=count, pcm=pcm16(samples, sample_rate))
+        )
         self.sent = index + 1
         self.first_at = self.first_at or time.perf_counter()
         if self.sent < count:

@@ -31,8 +31,12 @@ def docker_client():
     client = dockerenv.client_or_none()
     if client is None:
         if os.environ.get("AVOPS_TEST_REQUIRE_DOCKER") == "1":
-            pytest.fail("AVOPS_TEST_REQUIRE_DOCKER=1 but no Docker Engine answers on the default socket")
-        pytest.skip("no Docker Engine answers on the default socket (start dockerd to run these tests)")
+            pytest.fail(
+                "AVOPS_TEST_REQUIRE_DOCKER=1 but no Docker Engine answers on the default socket"
+            )
+        pytest.skip(
+            "no Docker Engine answers on the default socket (start dockerd to run these tests)"
+        )
     return client
 
 

@@ -18,14 +18,28 @@ from audiovoice_ops.commands.common import (
 if TYPE_CHECKING:
     from audiovoice_ops.gpu.check import GpuCheckReport
 
-STATUS_STYLE = {"pass": "[green]pass[/]", "warn": "[yellow]warn[/]", "fail": "[red]fail[/]",
-                "skipped": "[dim]skipped[/]"}
+STATUS_STYLE = {
+    "pass": "[green]pass[/]",
+    "warn": "[yellow]warn[/]",
+    "fail": "[red]fail[/]",
+    "skipped": "[dim]skipped[/]",
+}
 
 
 def check_gpu(
     ctx: typer.Context,
-    service: Annotated[str | None, typer.Option("--service", "-s", help="Worker service to look into (default: celery, worker, or the service reserving a GPU).")] = None,
-    no_engine_probe: Annotated[bool, typer.Option("--no-engine-probe", help="Do not start the throw-away GPU probe container.")] = False,
+    service: Annotated[
+        str | None,
+        typer.Option(
+            "--service",
+            "-s",
+            help="Worker service to look into (default: celery, worker, or the service reserving a GPU).",
+        ),
+    ] = None,
+    no_engine_probe: Annotated[
+        bool,
+        typer.Option("--no-engine-probe", help="Do not start the throw-away GPU probe container."),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Can the GPU be used? Checks the host, the Docker Engine and the worker container.
@@ -51,10 +65,15 @@ def check_gpu(
     if project is not None:
         client, env = project.client_or_none(), project.env
     else:
-        client, env = optional_docker(settings), EnvFacts.read(settings.env_file, process_environment())
+        client, env = (
+            optional_docker(settings),
+            EnvFacts.read(settings.env_file, process_environment()),
+        )
     with GpuSource(settings.nvml_snapshot, client) as source:
         snapshot = source.read()
-    report = run_check(snapshot, client, project, env.low_vram_raw, probe_engine=not no_engine_probe)
+    report = run_check(
+        snapshot, client, project, env.low_vram_raw, probe_engine=not no_engine_probe
+    )
     if json_output:
         print_json(report.to_dict())
     else:
@@ -67,7 +86,9 @@ def render(report: GpuCheckReport) -> None:
     for column in ("layer", "status", "finding", "fix"):
         table.add_column(column, overflow="fold")
     for layer in (report.host, report.recommendation, report.engine, report.container):
-        table.add_row(layer.name, STATUS_STYLE.get(layer.status, layer.status), layer.message, layer.fix or "")
+        table.add_row(
+            layer.name, STATUS_STYLE.get(layer.status, layer.status), layer.message, layer.fix or ""
+        )
     console.print(table)
     if report.snapshot is not None and report.snapshot.gpus:
         from audiovoice_ops.commands.vram import gpu_table
@@ -77,5 +98,9 @@ def render(report: GpuCheckReport) -> None:
     if code == 0:
         console.print("[green]✓[/] GPU usable")
     else:
-        failed = next(layer for layer in (report.host, report.engine, report.container) if layer.status == "fail")
+        failed = next(
+            layer
+            for layer in (report.host, report.engine, report.container)
+            if layer.status == "fail"
+        )
         console.print(f"[red]✗[/] {failed.name}: {failed.message} (exit {code})", highlight=False)

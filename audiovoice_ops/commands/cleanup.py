@@ -21,16 +21,42 @@ from audiovoice_ops.core.errors import ExitCode
 if TYPE_CHECKING:
     from audiovoice_ops.core.cleanup import CleanupPlan
 
-OUTCOME_STYLE = {"removed": "green", "kept": "yellow", "refused": "red", "failed": "red", "planned": "cyan"}
+OUTCOME_STYLE = {
+    "removed": "green",
+    "kept": "yellow",
+    "refused": "red",
+    "failed": "red",
+    "planned": "cyan",
+}
 
 
 def cleanup(
     ctx: typer.Context,
-    volumes: Annotated[bool, typer.Option("--volumes", help="Also remove the project's named volumes (users' data!).")] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before removing volumes.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; change nothing.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Go ahead even if foreign containers squat the project's names (they are never touched).")] = False,
-    timeout: Annotated[float | None, typer.Option("--timeout", "-t", help="Seconds to wait for each container to stop (default: its stop_grace_period, else 10).")] = None,
+    volumes: Annotated[
+        bool,
+        typer.Option("--volumes", help="Also remove the project's named volumes (users' data!)."),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask before removing volumes.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the plan; change nothing.")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Go ahead even if foreign containers squat the project's names (they are never touched).",
+        ),
+    ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            "-t",
+            help="Seconds to wait for each container to stop (default: its stop_grace_period, else 10).",
+        ),
+    ] = None,
     wait_lock: WaitLockOption = 0.0,
     json_output: JsonOption = False,
 ) -> None:
@@ -65,9 +91,14 @@ def _confirm_volumes(plan: CleanupPlan, json_output: bool) -> None:
     if json_output or not console.is_terminal:
         from audiovoice_ops.core.errors import ConfigError
 
-        raise ConfigError(f"--volumes would delete data volumes ({names}) and there is no terminal to confirm",
-                          hint="add --yes to confirm")
-    if not typer.confirm(f"Delete the data volumes {names}? Cloned voices and outputs in them are lost", default=False):
+        raise ConfigError(
+            f"--volumes would delete data volumes ({names}) and there is no terminal to confirm",
+            hint="add --yes to confirm",
+        )
+    if not typer.confirm(
+        f"Delete the data volumes {names}? Cloned voices and outputs in them are lost",
+        default=False,
+    ):
         plan.keep_volumes("not confirmed")
 
 
@@ -85,7 +116,11 @@ def _show(plan: CleanupPlan, json_output: bool, dry_run: bool, error: str | None
 
 
 def render(plan: CleanupPlan, dry_run: bool) -> None:
-    title = f"cleanup plan for {plan.project} (dry run: nothing changed)" if dry_run else f"cleanup of {plan.project}"
+    title = (
+        f"cleanup plan for {plan.project} (dry run: nothing changed)"
+        if dry_run
+        else f"cleanup of {plan.project}"
+    )
     if not plan.actions:
         console.print(f"{title}: nothing to remove")
         return
@@ -94,5 +129,7 @@ def render(plan: CleanupPlan, dry_run: bool) -> None:
         table.add_column(column)
     for a in plan.actions:
         outcome = "would remove" if dry_run and a.outcome == "planned" else a.outcome
-        table.add_row(a.kind, a.name, f"[{OUTCOME_STYLE.get(a.outcome, 'white')}]{outcome}[/]", a.detail)
+        table.add_row(
+            a.kind, a.name, f"[{OUTCOME_STYLE.get(a.outcome, 'white')}]{outcome}[/]", a.detail
+        )
     console.print(table)

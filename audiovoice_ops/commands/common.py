@@ -34,8 +34,12 @@ class GlobalOptions:
     project_name: str | None = None
 
     def settings(self, **command_overrides: object) -> AvopsSettings:
-        return load_settings(compose_file=self.compose_file, env_file=self.env_file,
-                             project_name=self.project_name, **command_overrides)
+        return load_settings(
+            compose_file=self.compose_file,
+            env_file=self.env_file,
+            project_name=self.project_name,
+            **command_overrides,
+        )
 
 
 def global_options(ctx: typer.Context) -> GlobalOptions:
@@ -45,17 +49,28 @@ def global_options(ctx: typer.Context) -> GlobalOptions:
 def load_stack_from(settings: AvopsSettings, require_env_file: bool = False) -> Stack:
     from audiovoice_ops.core.stack import load_stack
 
-    return load_stack(settings.compose_file, settings.env_file, process_environment(),
-                      project_name=settings.project_name, require_env_file=require_env_file)
+    return load_stack(
+        settings.compose_file,
+        settings.env_file,
+        process_environment(),
+        project_name=settings.project_name,
+        require_env_file=require_env_file,
+    )
 
 
-def open_project(settings: AvopsSettings, require_env_file: bool = False, worker: str | None = None) -> Project:
+def open_project(
+    settings: AvopsSettings, require_env_file: bool = False, worker: str | None = None
+) -> Project:
     """The command's one Project: the stack loaded now; the Docker client and the inventory on
     first use. ``worker`` names the worker service (--service); unknown names fail here."""
     from audiovoice_ops.core.project import Project
 
-    return Project(load_stack_from(settings, require_env_file=require_env_file), docker_host=settings.docker_host,
-                   environ=process_environment(), worker=worker)
+    return Project(
+        load_stack_from(settings, require_env_file=require_env_file),
+        docker_host=settings.docker_host,
+        environ=process_environment(),
+        worker=worker,
+    )
 
 
 def emit_report(report: Any, json_output: bool, render: Callable[[Any], None]) -> NoReturn:

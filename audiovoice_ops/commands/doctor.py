@@ -18,15 +18,33 @@ from audiovoice_ops.commands.common import (
 if TYPE_CHECKING:
     from audiovoice_ops.core.doctor.report import DoctorReport
 
-STATUS_STYLE = {"pass": "[green]pass[/]", "warn": "[yellow]warn[/]", "fail": "[bold red]fail[/]",
-                "skipped": "[dim]skipped[/]"}
+STATUS_STYLE = {
+    "pass": "[green]pass[/]",
+    "warn": "[yellow]warn[/]",
+    "fail": "[bold red]fail[/]",
+    "skipped": "[dim]skipped[/]",
+}
 
 
 def doctor(
     ctx: typer.Context,
-    service: Annotated[str | None, typer.Option("--service", "-s", help="Worker service (default: celery, worker, or the service reserving a GPU).")] = None,
-    max_age: Annotated[float, typer.Option("--max-age", min=0, help="Seconds after which /admin/vram stats count as stale.")] = 30.0,
-    no_api: Annotated[bool, typer.Option("--no-api", help="Skip the API checks (/health, /admin/vram).")] = False,
+    service: Annotated[
+        str | None,
+        typer.Option(
+            "--service",
+            "-s",
+            help="Worker service (default: celery, worker, or the service reserving a GPU).",
+        ),
+    ] = None,
+    max_age: Annotated[
+        float,
+        typer.Option(
+            "--max-age", min=0, help="Seconds after which /admin/vram stats count as stale."
+        ),
+    ] = 30.0,
+    no_api: Annotated[
+        bool, typer.Option("--no-api", help="Skip the API checks (/health, /admin/vram).")
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Run the final validation checklist; exit 1 if any check fails.
@@ -60,8 +78,13 @@ def render(report: DoctorReport) -> None:
     for column in ("group", "check", "status", "reason", "fix"):
         table.add_column(column, overflow="fold")
     for check in report.checks:
-        table.add_row(check.group, check.title, STATUS_STYLE.get(check.status, check.status), check.reason,
-                      check.fix or "")
+        table.add_row(
+            check.group,
+            check.title,
+            STATUS_STYLE.get(check.status, check.status),
+            check.reason,
+            check.fix or "",
+        )
     console.print(table)
     counts = report.counts()
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)

@@ -19,9 +19,21 @@ from audiovoice_ops.core.errors import ExitCode
 
 def env(
     ctx: typer.Context,
-    services: Annotated[list[str] | None, typer.Argument(help="Services to show (default: all).")] = None,
-    show_secrets: Annotated[bool, typer.Option("--show-secrets", help="Do not mask *PASSWORD*, *TOKEN*, *SECRET*, *KEY* values.")] = False,
-    no_docker: Annotated[bool, typer.Option("--no-docker", help="Only compute the environment from the files; skip the drift check.")] = False,
+    services: Annotated[
+        list[str] | None, typer.Argument(help="Services to show (default: all).")
+    ] = None,
+    show_secrets: Annotated[
+        bool,
+        typer.Option(
+            "--show-secrets", help="Do not mask *PASSWORD*, *TOKEN*, *SECRET*, *KEY* values."
+        ),
+    ] = False,
+    no_docker: Annotated[
+        bool,
+        typer.Option(
+            "--no-docker", help="Only compute the environment from the files; skip the drift check."
+        ),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Show each service's effective environment and its drift from the running container.
@@ -45,7 +57,9 @@ def env(
 
 def render(data: dict[str, Any], with_drift: bool) -> None:
     for service in data["services"]:
-        title = f"{service['service']}" + (f" ({service['container']})" if service["container"] else "")
+        title = f"{service['service']}" + (
+            f" ({service['container']})" if service["container"] else ""
+        )
         table = Table(title=title, title_justify="left", show_edge=False)
         table.add_column("variable")
         table.add_column("value")
@@ -53,13 +67,17 @@ def render(data: dict[str, Any], with_drift: bool) -> None:
             table.add_row(key, value)
         console.print(table)
         if with_drift and service["container"] is None:
-            console.print(f"  [yellow]no container[/]: nothing to compare (start it with avops rebuild --service {service['service']})")
+            console.print(
+                f"  [yellow]no container[/]: nothing to compare (start it with avops rebuild --service {service['service']})"
+            )
         if service["drift"]:
             render_drift(service)
     if not with_drift:
         return
     if any(s["drift"] for s in data["services"]):
-        console.print("[red]✗[/] environment drift: the containers run with an outdated environment")
+        console.print(
+            "[red]✗[/] environment drift: the containers run with an outdated environment"
+        )
     else:
         console.print("[green]✓[/] no drift: running containers match the compose file and .env")
 
@@ -69,7 +87,12 @@ def render_drift(service: dict[str, Any]) -> None:
     for column in ("variable", "file says", "container has"):
         table.add_column(column)
     for d in service["drift"]:
-        table.add_row(d["key"], d["expected"] if d["expected"] is not None else "[dim](unset)[/]",
-                      d["actual"] if d["actual"] is not None else "[dim](unset)[/]")
+        table.add_row(
+            d["key"],
+            d["expected"] if d["expected"] is not None else "[dim](unset)[/]",
+            d["actual"] if d["actual"] is not None else "[dim](unset)[/]",
+        )
     console.print(table)
-    console.print(f"  fix: [bold]{service['fix']}[/] (recreates the container; `docker restart` would not re-read env_file)")
+    console.print(
+        f"  fix: [bold]{service['fix']}[/] (recreates the container; `docker restart` would not re-read env_file)"
+    )

@@ -13,13 +13,26 @@ from audiovoice_ops.commands.status import render as render_status
 from audiovoice_ops.core.errors import AvopsError, BuildFailed, WaitFailed
 from audiovoice_ops.core.lock import project_lock
 
-GpusOption = Annotated[str | None, typer.Option(
-    "--gpus", help="GPU reservations: auto (CPU fallback with a warning), on (fail without GPU), off. Env AVOPS_GPUS.",
-    show_default="auto")]
-TimeoutOption = Annotated[float | None, typer.Option(
-    "--timeout", help="Seconds to wait for all services to be healthy (env AVOPS_TIMEOUT).", show_default="300")]
-WaitLockOption = Annotated[float, typer.Option(
-    "--wait-lock", help="Seconds to wait for another avops working on this project.")]
+GpusOption = Annotated[
+    str | None,
+    typer.Option(
+        "--gpus",
+        help="GPU reservations: auto (CPU fallback with a warning), on (fail without GPU), off. Env AVOPS_GPUS.",
+        show_default="auto",
+    ),
+]
+TimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        help="Seconds to wait for all services to be healthy (env AVOPS_TIMEOUT).",
+        show_default="300",
+    ),
+]
+WaitLockOption = Annotated[
+    float,
+    typer.Option("--wait-lock", help="Seconds to wait for another avops working on this project."),
+]
 
 
 def print_failure_details(exc: Exception) -> None:
@@ -40,11 +53,18 @@ def print_failure_details(exc: Exception) -> None:
 
 
 def lock_waiting_notice(holder: str) -> None:
-    err_console.print(f"waiting for another avops process (pid {holder}) to finish with this project...")
+    err_console.print(
+        f"waiting for another avops process (pid {holder}) to finish with this project..."
+    )
 
 
-def run_locked_and_report(project: str, wait_lock: float, json_output: bool, verbose: bool,
-                          operation: Callable[[RichReporter], object]) -> None:
+def run_locked_and_report(
+    project: str,
+    wait_lock: float,
+    json_output: bool,
+    verbose: bool,
+    operation: Callable[[RichReporter], object],
+) -> None:
     """Run ``operation(reporter)`` under the project lock, show its StatusReport, exit 0 if healthy.
 
     Progress goes to stderr in --json mode so stdout stays one JSON document.

@@ -29,8 +29,10 @@ class RichReporter:
     def cleaned(self, plan: CleanupPlan) -> None:
         removed = [a for a in plan.actions if a.outcome == "removed"]
         kept = [a for a in plan.actions if a.outcome == "kept"]
-        self.console.print(f"    removed {len(removed)} resource(s)" +
-                           (f", kept {', '.join(a.name for a in kept)}" if kept else ""))
+        self.console.print(
+            f"    removed {len(removed)} resource(s)"
+            + (f", kept {', '.join(a.name for a in kept)}" if kept else "")
+        )
 
     def build_progress(self, progress: BuildProgress) -> None:
         if self.verbose:
@@ -38,9 +40,15 @@ class RichReporter:
         bar = self._ensure_progress()
         task = self._tasks.get(progress.service)
         if task is None:
-            task = self._tasks[progress.service] = bar.add_task(progress.service, total=progress.total or None)
-        bar.update(task, completed=progress.step, total=progress.total or None,
-                   description=f"{progress.service}: {progress.line[:60]}")
+            task = self._tasks[progress.service] = bar.add_task(
+                progress.service, total=progress.total or None
+            )
+        bar.update(
+            task,
+            completed=progress.step,
+            total=progress.total or None,
+            description=f"{progress.service}: {progress.line[:60]}",
+        )
 
     def build_line(self, service: str, line: str) -> None:
         if self.verbose:
@@ -48,7 +56,9 @@ class RichReporter:
 
     def build_done(self, service: str, image_id: str) -> None:
         if self._progress and service in self._tasks:
-            self._progress.update(self._tasks[service], description=f"{service}: built {image_id[7:19]}")
+            self._progress.update(
+                self._tasks[service], description=f"{service}: built {image_id[7:19]}"
+            )
         else:
             self.console.print(f"    built {service} ({image_id[7:19]})")
 
@@ -69,8 +79,14 @@ class RichReporter:
 
     def _ensure_progress(self) -> Progress:
         if self._progress is None:
-            self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                      MofNCompleteColumn(), console=self.console, transient=False)
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=self.console,
+                transient=False,
+            )
             self._progress.start()
         return self._progress
 

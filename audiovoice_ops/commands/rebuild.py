@@ -18,13 +18,39 @@ from audiovoice_ops.commands.lifecycle import (
 
 def rebuild(
     ctx: typer.Context,
-    service: Annotated[list[str] | None, typer.Option("--service", "-s", help="Rebuild only this service (and what depends on it). Repeatable.")] = None,
-    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Use the build cache (default: no cache, like the old script).")] = False,
-    clean: Annotated[bool, typer.Option("--clean", help="The old order: remove the containers (volumes kept) and built images first, then build and start. The stack is down for the whole build.")] = False,
+    service: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--service",
+            "-s",
+            help="Rebuild only this service (and what depends on it). Repeatable.",
+        ),
+    ] = None,
+    cache: Annotated[
+        bool,
+        typer.Option(
+            "--cache/--no-cache",
+            help="Use the build cache (default: no cache, like the old script).",
+        ),
+    ] = False,
+    clean: Annotated[
+        bool,
+        typer.Option(
+            "--clean",
+            help="The old order: remove the containers (volumes kept) and built images first, then build and start. The stack is down for the whole build.",
+        ),
+    ] = False,
     gpus: GpusOption = None,
     timeout: TimeoutOption = None,
-    force: Annotated[bool, typer.Option("--force", help="Proceed although foreign containers squat the project's names.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print the full build log.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Proceed although foreign containers squat the project's names."
+        ),
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Print the full build log.")
+    ] = False,
     wait_lock: WaitLockOption = 0.0,
     json_output: JsonOption = False,
 ) -> None:
@@ -48,6 +74,19 @@ def rebuild(
     project = open_project(settings, require_env_file=True)
     project.env.require_low_vram()
     project.connect()
-    run_locked_and_report(project.name, wait_lock, json_output, verbose, lambda reporter: run_rebuild(
-        project, reporter, services=service, nocache=not cache, gpus=settings.gpus, timeout=settings.timeout,
-        force=force, clean=clean))
+    run_locked_and_report(
+        project.name,
+        wait_lock,
+        json_output,
+        verbose,
+        lambda reporter: run_rebuild(
+            project,
+            reporter,
+            services=service,
+            nocache=not cache,
+            gpus=settings.gpus,
+            timeout=settings.timeout,
+            force=force,
+            clean=clean,
+        ),
+    )

@@ -17,10 +17,19 @@ from audiovoice_ops.commands.lifecycle import (
 
 def restart(
     ctx: typer.Context,
-    services: Annotated[list[str] | None, typer.Argument(help="Services to recreate (default: all).")] = None,
+    services: Annotated[
+        list[str] | None, typer.Argument(help="Services to recreate (default: all).")
+    ] = None,
     gpus: GpusOption = None,
     timeout: TimeoutOption = None,
-    stop_timeout: Annotated[float | None, typer.Option("--stop-timeout", "-t", help="Seconds to wait for each container to stop (default: its stop_grace_period).")] = None,
+    stop_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--stop-timeout",
+            "-t",
+            help="Seconds to wait for each container to stop (default: its stop_grace_period).",
+        ),
+    ] = None,
     wait_lock: WaitLockOption = 0.0,
     json_output: JsonOption = False,
 ) -> None:
@@ -33,6 +42,17 @@ def restart(
 
     settings = global_options(ctx).settings(gpus=gpus, timeout=timeout)
     project = open_project(settings, require_env_file=True).connect()
-    run_locked_and_report(project.name, wait_lock, json_output, False, lambda reporter: run_restart(
-        project, reporter, services=services, gpus=settings.gpus, timeout=settings.timeout,
-        stop_timeout=stop_timeout))
+    run_locked_and_report(
+        project.name,
+        wait_lock,
+        json_output,
+        False,
+        lambda reporter: run_restart(
+            project,
+            reporter,
+            services=services,
+            gpus=settings.gpus,
+            timeout=settings.timeout,
+            stop_timeout=stop_timeout,
+        ),
+    )

@@ -43,10 +43,13 @@ def render(report: StatusReport) -> None:
         if row.health_output:
             health += f"\n[dim]{row.health_output.splitlines()[-1][:80]}[/]"
         table.add_row(
-            row.service, row.container,
+            row.service,
+            row.container,
             f"[{'green' if row.state == 'running' else 'red'}]{row.state}[/]",
             f"[{HEALTH_STYLE.get(row.health or '', 'white')}]{health}[/]",
-            row.image, format_duration(row.uptime_seconds), gpu_cell(row.gpu, row.gpu_requested),
+            row.image,
+            format_duration(row.uptime_seconds),
+            gpu_cell(row.gpu, row.gpu_requested),
         )
     for problem in report.problems:
         if problem.kind == "missing":

@@ -29,10 +29,27 @@ BAR_WIDTH = 24
 
 def vram(
     ctx: typer.Context,
-    watch: Annotated[bool, typer.Option("--watch", "-w", help="Refresh until Ctrl-C (exit 0).")] = False,
-    interval: Annotated[float, typer.Option("--interval", "-n", min=MIN_INTERVAL, help="Seconds between readings with --watch (min 0.25).")] = 1.0,
-    count: Annotated[int, typer.Option("--count", min=0, help="With --watch: stop after N readings (0: until Ctrl-C).")] = 0,
-    no_api: Annotated[bool, typer.Option("--no-api", help="Do not ask the API's /admin/vram.")] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="Refresh until Ctrl-C (exit 0).")
+    ] = False,
+    interval: Annotated[
+        float,
+        typer.Option(
+            "--interval",
+            "-n",
+            min=MIN_INTERVAL,
+            help="Seconds between readings with --watch (min 0.25).",
+        ),
+    ] = 1.0,
+    count: Annotated[
+        int,
+        typer.Option(
+            "--count", min=0, help="With --watch: stop after N readings (0: until Ctrl-C)."
+        ),
+    ] = 0,
+    no_api: Annotated[
+        bool, typer.Option("--no-api", help="Do not ask the API's /admin/vram.")
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Show GPU memory and per-process VRAM, and the worker's VRAM manager state.
@@ -56,8 +73,11 @@ def vram(
                 print_json(frame)
             else:
                 console.print(render_frame(frame))
-            raise typer.Exit(ExitCode.OK if frame["gpu"]["available"] or (frame["api"] or {}).get("ok")
-                             else ExitCode.CHECK_FAILED)
+            raise typer.Exit(
+                ExitCode.OK
+                if frame["gpu"]["available"] or (frame["api"] or {}).get("ok")
+                else ExitCode.CHECK_FAILED
+            )
         run_watch(source, api, interval, count, json_output)
     finally:
         source.close()
@@ -69,20 +89,36 @@ def vram(
 def collect(source: GpuSource, api: ApiClient | None) -> dict[str, Any]:
     """One reading of both sources, as the JSON object ``--json`` prints."""
     snapshot = source.read()
-    frame: dict[str, Any] = {"timestamp": round(time.time(), 3), "gpu": snapshot.to_dict(), "api": None}
+    frame: dict[str, Any] = {
+        "timestamp": round(time.time(), 3),
+        "gpu": snapshot.to_dict(),
+        "api": None,
+    }
     if api is not None:
         result = api.vram()
         published = result.parsed  # engines.contracts.VramResponse when the answer was ok
-        frame["api"] = {**result.to_dict(), "vram": None, "age_seconds": None, "server_timestamp": None,
-                        "worker": None, "event": None}
+        frame["api"] = {
+            **result.to_dict(),
+            "vram": None,
+            "age_seconds": None,
+            "server_timestamp": None,
+            "worker": None,
+            "event": None,
+        }
         if published is not None:
-            frame["api"].update(vram=published.vram.model_dump(), age_seconds=published.age_seconds,
-                                server_timestamp=published.timestamp, worker=published.worker,
-                                event=published.event)
+            frame["api"].update(
+                vram=published.vram.model_dump(),
+                age_seconds=published.age_seconds,
+                server_timestamp=published.timestamp,
+                worker=published.worker,
+                event=published.event,
+            )
     return frame
 
 
-def run_watch(source: GpuSource, api: ApiClient | None, interval: float, count: int, json_lines: bool) -> None:
+def run_watch(
+    source: GpuSource, api: ApiClient | None, interval: float, count: int, json_lines: bool
+) -> None:
     from rich.live import Live
 
     readings = 0
@@ -96,11 +132,18 @@ def run_watch(source: GpuSource, api: ApiClient | None, interval: float, count: 
                 if count and readings >= count:
                     return
                 next_tick = _sleep_until(next_tick + interval)
-        with Live(console=console, auto_refresh=False, redirect_stdout=False, redirect_stderr=False) as live:
+        with Live(
+            console=console, auto_refresh=False, redirect_stdout=False, redirect_stderr=False
+        ) as live:
             while True:
                 frame = collect(source, api)
-                live.update(Group(render_frame(frame), Text(f"every {interval:g}s, Ctrl-C to quit", style="dim")),
-                            refresh=True)
+                live.update(
+                    Group(
+                        render_frame(frame),
+                        Text(f"every {interval:g}s, Ctrl-C to quit", style="dim"),
+                    ),
+                    refresh=True,
+                )
                 readings += 1
                 if count and readings >= count:
                     return
@@ -109,7 +152,9 @@ def run_watch(source: GpuSource, api: ApiClient | None, interval: float, count: 
         return
     except BrokenPipeError:  # `avops vram --watch --json | head`
         try:
-            sys.stdout = open("/dev/null", "w")  # silences the interpreter's flush at exit; open until exit
+            sys.stdout = open(
+                "/dev/null", "w"
+            )  # silences the interpreter's flush at exit; open until exit
         except OSError:
             pass
 
@@ -133,7 +178,12 @@ def render_frame(frame: dict[str, Any]) -> Group:
         parts.append(gpu_table(snapshot))
         parts.append(process_table(snapshot))
     else:
-        parts.append(Text(f"GPU: no NVML reading ({snapshot.error}); showing the API's view only", style="yellow"))
+        parts.append(
+            Text(
+                f"GPU: no NVML reading ({snapshot.error}); showing the API's view only",
+                style="yellow",
+            )
+        )
     if frame.get("api") is not None:
         parts.append(api_view(frame["api"]))
     return Group(*parts)
@@ -152,18 +202,29 @@ def _style_for(fraction: float) -> str:
 def gpu_table(snapshot: GpuSnapshot) -> Table:
     title = f"GPUs (driver {snapshot.driver_version}, CUDA {snapshot.cuda_driver_version})"
     table = Table(title=title, title_justify="left")
-    columns: tuple[tuple[str, JustifyMethod], ...] = (("gpu", "right"), ("name", "left"), ("memory", "left"), ("used / total MiB", "right"),
-                                                      ("util", "right"), ("temp", "right"), ("power", "right"))
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("gpu", "right"),
+        ("name", "left"),
+        ("memory", "left"),
+        ("used / total MiB", "right"),
+        ("util", "right"),
+        ("temp", "right"),
+        ("power", "right"),
+    )
     for column, justify in columns:
         table.add_column(column, justify=justify, no_wrap=column == "memory")
     for gpu in snapshot.gpus:
         fraction = gpu.memory_used_mib / gpu.memory_total_mib if gpu.memory_total_mib else 0.0
         table.add_row(
-            str(gpu.index), f"{gpu.name}\n[dim]cc {gpu.compute_cap or '?'}[/]",
+            str(gpu.index),
+            f"{gpu.name}\n[dim]cc {gpu.compute_cap or '?'}[/]",
             f"[{_style_for(fraction)}]{memory_bar(gpu.memory_used_mib, gpu.memory_total_mib)}[/]",
             f"{gpu.memory_used_mib:,.0f} / {gpu.memory_total_mib:,.0f} ({fraction:.0%})",
-            _opt(gpu.utilization_gpu, "%"), _opt(gpu.temperature_gpu, "°C"),
-            f"{_opt(gpu.power_draw_w, 'W')} / {_opt(gpu.power_limit_w, 'W')}" if gpu.power_limit_w else _opt(gpu.power_draw_w, "W"),
+            _opt(gpu.utilization_gpu, "%"),
+            _opt(gpu.temperature_gpu, "°C"),
+            f"{_opt(gpu.power_draw_w, 'W')} / {_opt(gpu.power_limit_w, 'W')}"
+            if gpu.power_limit_w
+            else _opt(gpu.power_draw_w, "W"),
         )
     return table
 
@@ -172,14 +233,26 @@ def process_table(snapshot: GpuSnapshot) -> Table | Text:
     if not snapshot.processes:
         return Text("no GPU processes", style="dim")
     table = Table(title="GPU processes", title_justify="left")
-    columns: tuple[tuple[str, JustifyMethod], ...] = (("gpu", "right"), ("pid", "right"), ("process", "left"),
-                                                      ("container", "left"), ("service", "left"), ("used MiB", "right"))
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("gpu", "right"),
+        ("pid", "right"),
+        ("process", "left"),
+        ("container", "left"),
+        ("service", "left"),
+        ("used MiB", "right"),
+    )
     for column, justify in columns:
         table.add_column(column, justify=justify, no_wrap=column == "memory")
     for gpu in snapshot.gpus:
         for proc in gpu.processes:
-            table.add_row(str(gpu.index), str(proc.pid), proc.name or "?", proc.container or "[dim](host)[/]",
-                          proc.service or "-", "?" if proc.used_memory_mib is None else f"{proc.used_memory_mib:,.0f}")
+            table.add_row(
+                str(gpu.index),
+                str(proc.pid),
+                proc.name or "?",
+                proc.container or "[dim](host)[/]",
+                proc.service or "-",
+                "?" if proc.used_memory_mib is None else f"{proc.used_memory_mib:,.0f}",
+            )
     return table
 
 
@@ -191,8 +264,11 @@ def api_view(api: dict[str, Any]) -> Table | Text:
     stats = VramStats.model_validate(api["vram"])
     age = api.get("age_seconds")
     mode = "LOW_VRAM" if stats.low_vram_mode else "normal"
-    title = (f"worker VRAM manager ({api['url']}, age {age:.1f}s)" if isinstance(age, (int, float))
-             else f"worker VRAM manager ({api['url']})")
+    title = (
+        f"worker VRAM manager ({api['url']}, age {age:.1f}s)"
+        if isinstance(age, (int, float))
+        else f"worker VRAM manager ({api['url']})"
+    )
     table = Table(title=title, title_justify="left", show_header=False)
     table.add_column("key", style="bold")
     table.add_column("value")
@@ -201,21 +277,36 @@ def api_view(api: dict[str, Any]) -> Table | Text:
     table.add_row("mode", f"{mode} (offload {stats.offload or '-'}), device {stats.device}")
     table.add_row("allocated / reserved", f"{_mb(stats.allocated_mb)} / {_mb(stats.reserved_mb)}")
     table.add_row("free / total", f"{_mb(stats.free_mb)} / {_mb(stats.total_mb)}")
-    table.add_row("resident models", "\n".join(
-        f"{resident.key} on {resident.device}, {_mb(resident.size_mb)}"
-        + (", parked" if resident.parked else "") + (f", in use x{resident.in_use}" if resident.in_use else "")
-        + f", used {resident.last_used_s_ago:.0f}s ago"
-        for resident in stats.resident_models) or "[dim]none[/]")
+    table.add_row(
+        "resident models",
+        "\n".join(
+            f"{resident.key} on {resident.device}, {_mb(resident.size_mb)}"
+            + (", parked" if resident.parked else "")
+            + (f", in use x{resident.in_use}" if resident.in_use else "")
+            + f", used {resident.last_used_s_ago:.0f}s ago"
+            for resident in stats.resident_models
+        )
+        or "[dim]none[/]",
+    )
     table.add_row("counters", ", ".join(f"{name} {getattr(stats, name)}" for name in MEMORY_EVENTS))
-    means = ", ".join(f"{label} {value}s" for label, value in (
-        ("mean load", stats.mean_load_s), ("mean swap", stats.mean_swap_s)) if value is not None)
+    means = ", ".join(
+        f"{label} {value}s"
+        for label, value in (("mean load", stats.mean_load_s), ("mean swap", stats.mean_swap_s))
+        if value is not None
+    )
     if means:
         table.add_row("loads", means)
     return table
 
 
 def _opt(value: Any, unit: str) -> str:
-    return "-" if value is None else f"{value:g}{unit}" if isinstance(value, float) else f"{value}{unit}"
+    return (
+        "-"
+        if value is None
+        else f"{value:g}{unit}"
+        if isinstance(value, float)
+        else f"{value}{unit}"
+    )
 
 
 def _mb(value: Any) -> str:

@@ -33,8 +33,13 @@ class ApiResult:
     parsed: Any = None  # the contract model of `data` (HealthResponse, VramResponse) when ok
 
     def to_dict(self) -> dict[str, Any]:
-        return {"url": self.url, "ok": self.ok, "status": self.status, "error": self.error,
-                "latency_s": self.latency_s}
+        return {
+            "url": self.url,
+            "ok": self.ok,
+            "status": self.status,
+            "error": self.error,
+            "latency_s": self.latency_s,
+        }
 
 
 class ApiClient:
@@ -48,8 +53,9 @@ class ApiClient:
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
-        self._anonymous = httpx.Client(base_url=self.base_url, headers={"Accept": "application/json"},
-                                       timeout=timeout)
+        self._anonymous = httpx.Client(
+            base_url=self.base_url, headers={"Accept": "application/json"}, timeout=timeout
+        )
 
     @classmethod
     def from_settings(cls, settings: AvopsSettings) -> ApiClient:
@@ -73,7 +79,9 @@ class ApiClient:
         try:
             response = (self._client if authenticated else self._anonymous).get(path)
         except httpx.TimeoutException:
-            return ApiResult(url, False, error=f"no answer from {url} within {self._client.timeout.read}s")
+            return ApiResult(
+                url, False, error=f"no answer from {url} within {self._client.timeout.read}s"
+            )
         except httpx.HTTPError as exc:
             return ApiResult(url, False, error=f"cannot reach {url}: {_first_line(exc)}")
         latency = round(time.monotonic() - started, 4)
@@ -82,9 +90,23 @@ class ApiClient:
         except ValueError:
             data = None
         if response.status_code >= 400:
-            return ApiResult(url, False, response.status_code, data, f"{url} answered HTTP {response.status_code}", latency)
+            return ApiResult(
+                url,
+                False,
+                response.status_code,
+                data,
+                f"{url} answered HTTP {response.status_code}",
+                latency,
+            )
         if path != "/health" and not isinstance(data, dict):
-            return ApiResult(url, False, response.status_code, None, f"{url} did not answer a JSON object", latency)
+            return ApiResult(
+                url,
+                False,
+                response.status_code,
+                None,
+                f"{url} did not answer a JSON object",
+                latency,
+            )
         return ApiResult(url, True, response.status_code, data, None, latency)
 
     def health(self) -> ApiResult:
@@ -100,8 +122,13 @@ class ApiClient:
 
         result = self.get("/admin/vram")
         if result.ok and result.data.get("vram") is None and "vram" in result.data:
-            result.ok, result.error = False, (f"{result.url}: no worker has published VRAM stats yet "
-                                              "(worker not started, or not connected to Redis)")
+            result.ok, result.error = (
+                False,
+                (
+                    f"{result.url}: no worker has published VRAM stats yet "
+                    "(worker not started, or not connected to Redis)"
+                ),
+            )
         elif result.ok and not isinstance(result.data.get("vram"), dict):
             result.ok, result.error = False, f"{result.url}: answer has no `vram` object"
         return _parse(result, VramResponse)
@@ -118,8 +145,13 @@ def _parse(result: ApiResult, contract: Any) -> ApiResult:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(part) for part in err["loc"]) or "answer"
-        result.ok, result.error = False, (f"{result.url}: answer does not match the API contract "
-                                          f"({where}: {err['msg']}); avops and the API differ in version?")
+        result.ok, result.error = (
+            False,
+            (
+                f"{result.url}: answer does not match the API contract "
+                f"({where}: {err['msg']}); avops and the API differ in version?"
+            ),
+        )
     return result
 
 

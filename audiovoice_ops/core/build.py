@@ -47,14 +47,24 @@ LineCallback = Callable[[str, str], None]
 
 def build_labels(stack: Stack, service: str) -> dict[str, str]:
     svc = stack.service(service)
-    return {**{k: v or "" for k, v in (svc.build.labels if svc.build else {}).items()},
-            # Not the compose project/service labels: containers inherit image labels, and a
-            # container someone runs by hand from this image must not pass for a service container.
-            L.BUILT_FOR_PROJECT: stack.project, L.BUILT_FOR_SERVICE: service, L.MANAGED_BY: L.MANAGED_BY_VALUE}
+    return {
+        **{k: v or "" for k, v in (svc.build.labels if svc.build else {}).items()},
+        # Not the compose project/service labels: containers inherit image labels, and a
+        # container someone runs by hand from this image must not pass for a service container.
+        L.BUILT_FOR_PROJECT: stack.project,
+        L.BUILT_FOR_SERVICE: service,
+        L.MANAGED_BY: L.MANAGED_BY_VALUE,
+    }
 
 
-def build_service(client: docker.DockerClient, stack: Stack, service: str, nocache: bool = True,
-                  on_progress: ProgressCallback | None = None, on_line: LineCallback | None = None) -> str:
+def build_service(
+    client: docker.DockerClient,
+    stack: Stack,
+    service: str,
+    nocache: bool = True,
+    on_progress: ProgressCallback | None = None,
+    on_line: LineCallback | None = None,
+) -> str:
     """Build the service's image; returns the image id. Raises BuildFailed with the failing step."""
     svc = stack.service(service)
     assert svc.build is not None, f"service {service} has no build section"
@@ -64,19 +74,36 @@ def build_service(client: docker.DockerClient, stack: Stack, service: str, nocac
     progress = BuildProgress(service)
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     stream = client.api.build(
-        path=str(context), dockerfile=svc.build.dockerfile, tag=image_name(stack, service),
-        buildargs={**{k: v or "" for k, v in svc.build.args.items()}, PROJECT_BUILD_ARG: stack.project},
-        target=svc.build.target, nocache=nocache, rm=True, forcerm=True, pull=False,
-        labels=build_labels(stack, service), network_mode=svc.build.network, decode=True,
+        path=str(context),
+        dockerfile=svc.build.dockerfile,
+        tag=image_name(stack, service),
+        buildargs={
+            **{k: v or "" for k, v in svc.build.args.items()},
+            PROJECT_BUILD_ARG: stack.project,
+        },
+        target=svc.build.target,
+        nocache=nocache,
+        rm=True,
+        forcerm=True,
+        pull=False,
+        labels=build_labels(stack, service),
+        network_mode=svc.build.network,
+        decode=True,
     )
     image_id = None
     for chunk in stream:
         if "error" in chunk or "errorDetail" in chunk:
             message = chunk.get("error") or chunk["errorDetail"].get("message", "build failed")
             tail.append(message.strip())
-            where = f"step {progress.step}/{progress.total} ({progress.instruction})" if progress.step else "setup"
-            raise BuildFailed(f"building {service!r} failed at {where}: {message.strip().splitlines()[-1]}",
-                              list(tail))
+            where = (
+                f"step {progress.step}/{progress.total} ({progress.instruction})"
+                if progress.step
+                else "setup"
+            )
+            raise BuildFailed(
+                f"building {service!r} failed at {where}: {message.strip().splitlines()[-1]}",
+                list(tail),
+            )
         if "aux" in chunk and "ID" in chunk["aux"]:
             image_id = chunk["aux"]["ID"]
         for line in (chunk.get("stream") or "").splitlines():
@@ -96,7 +123,11 @@ def build_service(client: docker.DockerClient, stack: Stack, service: str, nocac
 def _track(progress: BuildProgress, line: str) -> None:
     match = _STEP.match(line)
     if match:
-        progress.step, progress.total, progress.instruction = int(match[1]), int(match[2]), match[3][:80]
+        progress.step, progress.total, progress.instruction = (
+            int(match[1]),
+            int(match[2]),
+            match[3][:80],
+        )
     progress.line = line.strip()[:120]
 
 
@@ -110,20 +141,28 @@ def image_present(client: docker.DockerClient, name: str) -> bool:
         return False
 
 
-def pull_image(client: docker.DockerClient, name: str, on_status: Callable[[str], None] | None = None) -> None:
+def pull_image(
+    client: docker.DockerClient, name: str, on_status: Callable[[str], None] | None = None
+) -> None:
     """Pull ``name``, reporting layer status lines; a clear error when the registry is unreachable."""
     from docker.errors import APIError
 
-    repository, _, tag = name.rpartition(":") if ":" in name.split("/")[-1] else (name, "", "latest")
+    repository, _, tag = (
+        name.rpartition(":") if ":" in name.split("/")[-1] else (name, "", "latest")
+    )
     try:
         for chunk in client.api.pull(repository, tag=tag or "latest", stream=True, decode=True):
             if "error" in chunk:
                 raise OperationFailed(f"pulling {name} failed: {chunk['error']}")
             if on_status and chunk.get("status"):
-                on_status(f"{chunk.get('id', '')} {chunk['status']} {chunk.get('progress', '')}".strip())
+                on_status(
+                    f"{chunk.get('id', '')} {chunk['status']} {chunk.get('progress', '')}".strip()
+                )
     except APIError as exc:
-        raise OperationFailed(f"pulling {name} failed: {exc.explanation or exc}",
-                              hint="check the image name and that the registry is reachable (or docker load it)") from None
+        raise OperationFailed(
+            f"pulling {name} failed: {exc.explanation or exc}",
+            hint="check the image name and that the registry is reachable (or docker load it)",
+        ) from None
 
 
 class ImageJobs:
@@ -136,21 +175,37 @@ class ImageJobs:
     build whose client went away).
     """
 
-    def __init__(self, client: docker.DockerClient, stack: Stack, services: list[str], *, nocache: bool,
-                 on_progress: ProgressCallback | None = None, on_line: LineCallback | None = None,
-                 on_built: Callable[[str, str], None] | None = None,
-                 on_pull_status: Callable[[str, str], None] | None = None):
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        stack: Stack,
+        services: list[str],
+        *,
+        nocache: bool,
+        on_progress: ProgressCallback | None = None,
+        on_line: LineCallback | None = None,
+        on_built: Callable[[str, str], None] | None = None,
+        on_pull_status: Callable[[str, str], None] | None = None,
+    ):
         self._jobs: dict[str, Future] = {}  # image name -> its build or pull
         self._image_of = {service: image_name(stack, service) for service in services}
 
         def build(service: str) -> str:
-            image_id = build_service(client, stack, service, nocache=nocache, on_progress=on_progress, on_line=on_line)
+            image_id = build_service(
+                client, stack, service, nocache=nocache, on_progress=on_progress, on_line=on_line
+            )
             if on_built:
                 on_built(service, image_id)
             return image_id
 
         def pull(image: str) -> None:
-            pull_image(client, image, on_status=(lambda status: on_pull_status(image, status)) if on_pull_status else None)
+            pull_image(
+                client,
+                image,
+                on_status=(lambda status: on_pull_status(image, status))
+                if on_pull_status
+                else None,
+            )
 
         for service in services:
             image = self._image_of[service]

@@ -69,15 +69,21 @@ class CleanupPlan:
                 action.outcome, action.detail = "kept", why
 
     def to_dict(self) -> dict:
-        return {"project": self.project,
-                "actions": [asdict(a) for a in self.actions],
-                "squatters": [asdict(s) for s in self.squatters],
-                "removed": sum(a.outcome == "removed" for a in self.actions),
-                "kept": [a.name for a in self.actions if a.outcome == "kept"]}
+        return {
+            "project": self.project,
+            "actions": [asdict(a) for a in self.actions],
+            "squatters": [asdict(s) for s in self.squatters],
+            "removed": sum(a.outcome == "removed" for a in self.actions),
+            "kept": [a.name for a in self.actions if a.outcome == "kept"],
+        }
 
 
-def cleanup_plan(project: Project, services: list[str] | None = None, remove_volumes: bool = False,
-                 force: bool = False) -> CleanupPlan:
+def cleanup_plan(
+    project: Project,
+    services: list[str] | None = None,
+    remove_volumes: bool = False,
+    force: bool = False,
+) -> CleanupPlan:
     """What cleanup would do, on ``project.inventory``. ``services`` limits it to those services'
     containers (rebuild --service). Squatters refuse the whole run unless ``force``."""
     inventory, client, name = project.inventory, project.client, project.name
@@ -87,12 +93,20 @@ def cleanup_plan(project: Project, services: list[str] | None = None, remove_vol
         containers = [c for c in containers if c.service in services]
     plan.containers = [Action("container", c.name, c.id) for c in containers]
     if plan.whole_project:
-        plan.networks = [Action("network", n["Name"], n["Id"]) for n in project_networks(client, name)]
+        plan.networks = [
+            Action("network", n["Name"], n["Id"]) for n in project_networks(client, name)
+        ]
         plan.images = [Action("image", _image_name(i), i["Id"]) for i in built_images(client, name)]
-        plan.volumes = [Action("volume", v["Name"], v["Name"],
-                               outcome="planned" if remove_volumes else "kept",
-                               detail="" if remove_volumes else "data volume kept (use --volumes to remove)")
-                        for v in project_volumes(client, name)]
+        plan.volumes = [
+            Action(
+                "volume",
+                v["Name"],
+                v["Name"],
+                outcome="planned" if remove_volumes else "kept",
+                detail="" if remove_volumes else "data volume kept (use --volumes to remove)",
+            )
+            for v in project_volumes(client, name)
+        ]
     if not force:
         refuse_squatters(plan)
     return plan
@@ -101,8 +115,12 @@ def cleanup_plan(project: Project, services: list[str] | None = None, remove_vol
 def refuse_squatters(plan: CleanupPlan) -> None:
     """The squatter policy: a foreign container holding one of the project's names stops the run
     (removing ours and recreating them would fail on the name, or worse, confuse the two)."""
-    plan.foreign = [Action("container", s.name, s.id, outcome="refused", detail=f"foreign container: {s.reason}")
-                    for s in plan.squatters]
+    plan.foreign = [
+        Action(
+            "container", s.name, s.id, outcome="refused", detail=f"foreign container: {s.reason}"
+        )
+        for s in plan.squatters
+    ]
 
 
 def built_images(client: docker.DockerClient, project: str) -> list[dict]:
@@ -119,8 +137,10 @@ def run_cleanup(project: Project, plan: CleanupPlan, timeout: float | None = Non
     project's inventory is stale afterwards: ``project.refresh_inventory()`` before reading it."""
     if plan.refused:
         listing = ", ".join(f"{s.name} ({s.reason})" for s in plan.squatters)
-        raise Refused(f"foreign containers squat this project's names: {listing}",
-                      hint="remove or rename them yourself, or pass --force to clean up anyway (they are never touched)")
+        raise Refused(
+            f"foreign containers squat this project's names: {listing}",
+            hint="remove or rename them yourself, or pass --force to clean up anyway (they are never touched)",
+        )
     client = project.client
     _remove_containers(project, plan.containers, timeout)
     for action in plan.networks:
@@ -133,7 +153,9 @@ def run_cleanup(project: Project, plan: CleanupPlan, timeout: float | None = Non
     if plan.whole_project:
         # Leftovers of this project's builds: unused images carrying its label (dangling=False is
         # required for the label filter to select non-dangling parents too).
-        client.api.prune_images(filters={"label": f"{L.BUILT_FOR_PROJECT}={project.name}", "dangling": False})
+        client.api.prune_images(
+            filters={"label": f"{L.BUILT_FOR_PROJECT}={project.name}", "dangling": False}
+        )
     return plan
 
 
@@ -145,8 +167,13 @@ def _remove_containers(project: Project, actions: list[Action], timeout: float |
         # v=True removes the container's *anonymous* volumes (an image's VOLUME left unmounted):
         # a new container never gets them back, so keeping them only leaks disk. Named volumes,
         # where users' data lives, are never touched here.
-        _attempt(action, lambda: (client.api.stop(action.id, timeout=int(grace)),
-                                  client.api.remove_container(action.id, v=True, force=True)))
+        _attempt(
+            action,
+            lambda: (
+                client.api.stop(action.id, timeout=int(grace)),
+                client.api.remove_container(action.id, v=True, force=True),
+            ),
+        )
 
     if not actions:
         return

@@ -15,7 +15,9 @@ class ContainerView:
     name: str
     labels: dict[str, str]
     state: str  # created | running | paused | restarting | removing | exited | dead
-    health: str | None  # starting | healthy | unhealthy | None when the container has no healthcheck
+    health: (
+        str | None
+    )  # starting | healthy | unhealthy | None when the container has no healthcheck
     health_output: str | None  # output of the last health probe
     exit_code: int | None
     image: str

@@ -45,8 +45,9 @@ def container_labels(stack: Stack, service: str, number: int = 1) -> dict[str, s
     }
 
 
-def create_container(client: docker.DockerClient, stack: Stack, service: str, number: int = 1,
-                     with_gpus: bool = True) -> str:
+def create_container(
+    client: docker.DockerClient, stack: Stack, service: str, number: int = 1, with_gpus: bool = True
+) -> str:
     """Create (not start) the service's container; returns its id. Networks and volumes must exist."""
     svc = stack.service(service)
     networks = service_networks(stack, service)
@@ -69,12 +70,17 @@ def create_container(client: docker.DockerClient, stack: Stack, service: str, nu
         kwargs["stop_timeout"] = int(svc.stop_grace_period)
     if primary:
         kwargs["networking_config"] = client.api.create_networking_config(
-            {network_name(stack, primary): client.api.create_endpoint_config(aliases=endpoint_aliases(svc, service, primary))}
+            {
+                network_name(stack, primary): client.api.create_endpoint_config(
+                    aliases=endpoint_aliases(svc, service, primary)
+                )
+            }
         )
     container_id = client.api.create_container(**kwargs)["Id"]
     for extra in networks[1:]:
-        client.api.connect_container_to_network(container_id, network_name(stack, extra),
-                                                aliases=endpoint_aliases(svc, service, extra))
+        client.api.connect_container_to_network(
+            container_id, network_name(stack, extra), aliases=endpoint_aliases(svc, service, extra)
+        )
     return container_id
 
 
@@ -93,7 +99,8 @@ def host_config(stack: Stack, service: str, with_gpus: bool) -> dict[str, Any]:
         "mounts": [_mount(stack, m, Mount) for m in svc.volumes if m.type != "tmpfs"] or None,
         "tmpfs": tmpfs_mounts(svc) or None,
         "restart_policy": restart_policy(svc.restart),
-        "network_mode": svc.network_mode or (network_name(stack, networks[0]) if networks else None),
+        "network_mode": svc.network_mode
+        or (network_name(stack, networks[0]) if networks else None),
         "init": svc.init,
         "read_only": svc.read_only,
         "security_opt": svc.security_opt or None,
@@ -109,7 +116,9 @@ def port_bindings(svc: Service) -> dict[str, Any]:
     """``{"8005/tcp": ("127.0.0.1", 8005)}``; no host IP binds all interfaces, no port picks one."""
     bindings: dict[str, Any] = {}
     for port in svc.ports:
-        bindings[f"{port.target}/{port.protocol}"] = (port.host_ip, port.published) if port.host_ip else port.published
+        bindings[f"{port.target}/{port.protocol}"] = (
+            (port.host_ip, port.published) if port.host_ip else port.published
+        )
     return bindings
 
 
@@ -125,8 +134,12 @@ def tmpfs_mounts(svc: Service) -> dict[str, str]:
 
 def _mount(stack: Stack, mount, mount_type):
     if mount.type == "bind":
-        return mount_type(target=mount.target, source=str(stack.resolve_path(mount.source)),
-                          type="bind", read_only=mount.read_only)
+        return mount_type(
+            target=mount.target,
+            source=str(stack.resolve_path(mount.source)),
+            type="bind",
+            read_only=mount.read_only,
+        )
     source = volume_name(stack, mount.source) if mount.source else None
     return mount_type(target=mount.target, source=source, type="volume", read_only=mount.read_only)
 

@@ -38,22 +38,29 @@ def connect(docker_host: str | None) -> docker.DockerClient:
             from audiovoice_ops.core.sshtunnel import SshTunnel
 
             tunnel = SshTunnel(base_url)
-        client = docker.DockerClient(base_url=tunnel.base_url if tunnel else base_url,
-                                     version="auto", timeout=REQUEST_TIMEOUT_S)
+        client = docker.DockerClient(
+            base_url=tunnel.base_url if tunnel else base_url,
+            version="auto",
+            timeout=REQUEST_TIMEOUT_S,
+        )
         client.ping()
     except DockerException as exc:
         if tunnel is not None:
             tunnel.close()
             if tunnel.last_error:
-                raise DockerUnavailable(f"cannot reach the Docker daemon at {base_url} over ssh: {tunnel.last_error}",
-                                        hint=SSH_HINT) from None
+                raise DockerUnavailable(
+                    f"cannot reach the Docker daemon at {base_url} over ssh: {tunnel.last_error}",
+                    hint=SSH_HINT,
+                ) from None
         raise unavailable(base_url, exc) from None
     client.avops_tunnel = tunnel  # keeps the bridge alive as long as the client
     return client
 
 
-SSH_HINT = ("check that `ssh [-p PORT] user@host docker version` works without a prompt "
-            "(keys in ~/.ssh/config or an agent, host key in known_hosts)")
+SSH_HINT = (
+    "check that `ssh [-p PORT] user@host docker version` works without a prompt "
+    "(keys in ~/.ssh/config or an agent, host key in known_hosts)"
+)
 HOST_HINT = "DOCKER_HOST is unix:///path/docker.sock, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT]"
 
 

@@ -70,17 +70,27 @@ class EnvReport:
                 "container": s.container,
                 "environment": {k: mask(k, v, show_secrets) for k, v in s.environment.items()},
                 "drift": [
-                    {**asdict(d), "expected": mask(d.key, d.expected, show_secrets),
-                     "actual": mask(d.key, d.actual, show_secrets)} for d in s.drift
+                    {
+                        **asdict(d),
+                        "expected": mask(d.key, d.expected, show_secrets),
+                        "actual": mask(d.key, d.actual, show_secrets),
+                    }
+                    for d in s.drift
                 ],
                 "fix": s.fix if s.drift else None,
             }
 
-        return {"project": self.project, "env_file": self.env_file, "drift": self.drifted,
-                "services": [masked_service(s) for s in self.services]}
+        return {
+            "project": self.project,
+            "env_file": self.env_file,
+            "drift": self.drifted,
+            "services": [masked_service(s) for s in self.services],
+        }
 
 
-def build_env_report(project: Project, services: list[str] | None = None, with_docker: bool = True) -> EnvReport:
+def build_env_report(
+    project: Project, services: list[str] | None = None, with_docker: bool = True
+) -> EnvReport:
     """Effective environments; ``with_docker``, also the drift against the running containers."""
     stack = project.stack
     names = services or list(stack.services)
@@ -96,11 +106,15 @@ def build_env_report(project: Project, services: list[str] | None = None, with_d
             continue
         for view in views:
             baseline = image_env.setdefault(view.image_id, _image_environment(client, view))
-            report.services.append(ServiceEnv(name, view.name, expected, compare(expected, view.env, baseline)))
+            report.services.append(
+                ServiceEnv(name, view.name, expected, compare(expected, view.env, baseline))
+            )
     return report
 
 
-def compare(expected: dict[str, str], actual: dict[str, str], image_env: dict[str, str]) -> list[Drift]:
+def compare(
+    expected: dict[str, str], actual: dict[str, str], image_env: dict[str, str]
+) -> list[Drift]:
     """Keys that differ, are missing, or are set in the container but neither in the file nor by
     the image (left over from an older ``.env``)."""
     drift = [Drift(k, v, actual.get(k)) for k, v in expected.items() if actual.get(k) != v]

@@ -32,8 +32,10 @@ def read_env_file(path: Path, environ: Mapping[str, str] | None = None) -> dict[
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise EnvFileError(f"{path}: not UTF-8 text (invalid byte at offset {exc.start})",
-                           hint="save the env file as UTF-8") from None
+        raise EnvFileError(
+            f"{path}: not UTF-8 text (invalid byte at offset {exc.start})",
+            hint="save the env file as UTF-8",
+        ) from None
     return parse_env_text(text, source=str(path), environ=environ)
 
 
@@ -86,4 +88,6 @@ def parse_bool(name: str, value: object) -> bool:
     try:
         return parse_flag(value)
     except ValueError:
-        raise ConfigError(f"{name}={value!r} is not a boolean; accepted values: {ACCEPTED_BOOLS}") from None
+        raise ConfigError(
+            f"{name}={value!r} is not a boolean; accepted values: {ACCEPTED_BOOLS}"
+        ) from None

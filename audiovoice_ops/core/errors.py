@@ -13,7 +13,9 @@ class ExitCode(IntEnum):
     """Documented exit codes (README, "Exit codes")."""
 
     OK = 0
-    CHECK_FAILED = 1  # an invariant, drift or health check failed: the command ran, the answer is "no"
+    CHECK_FAILED = (
+        1  # an invariant, drift or health check failed: the command ran, the answer is "no"
+    )
     USAGE = 2  # bad option or argument (click's own code)
     CONFIG = 3  # compose file or .env missing or invalid
     DOCKER_UNAVAILABLE = 4  # daemon unreachable or socket permission denied
@@ -22,7 +24,9 @@ class ExitCode(IntEnum):
     REFUSED = 7  # would touch resources that are not the project's (a squatter); --force overrides
     GPU_NO_DRIVER = 10  # check-gpu: no NVIDIA driver / NVML on the host
     GPU_ENGINE = 11  # check-gpu: the Docker Engine cannot hand a GPU to a container (no NVIDIA Container Toolkit)
-    GPU_CONTAINER = 12  # check-gpu: the worker container cannot see the GPU (torch.cuda unavailable inside)
+    GPU_CONTAINER = (
+        12  # check-gpu: the worker container cannot see the GPU (torch.cuda unavailable inside)
+    )
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -83,7 +87,9 @@ class BuildFailed(OperationFailed):
 class WaitFailed(OperationFailed):
     """A container exited, became unhealthy or missed the deadline; ``logs`` holds its last lines."""
 
-    def __init__(self, message: str, logs: str = "", probe_output: str | None = None, hint: str | None = None):
+    def __init__(
+        self, message: str, logs: str = "", probe_output: str | None = None, hint: str | None = None
+    ):
         super().__init__(message, hint)
         self.logs = logs
         self.probe_output = probe_output

@@ -31,22 +31,26 @@ def interpolate_string(text: str, environ: Mapping[str, str], depth: int = 0) ->
     i = 0
     while (dollar := text.find("$", i)) != -1:
         out.append(text[i:dollar])
-        nxt = text[dollar + 1:dollar + 2]
+        nxt = text[dollar + 1 : dollar + 2]
         if nxt == "$":
             out.append("$")
             i = dollar + 2
         elif nxt == "{":
             close = _matching_brace(text, dollar + 1)
-            match = _BRACED.fullmatch(text[dollar + 2:close]) if close != -1 else None
+            match = _BRACED.fullmatch(text[dollar + 2 : close]) if close != -1 else None
             if match is None:
                 raise InterpolationError(f"invalid interpolation format in {text!r}")
-            out.append(_apply_operator(match["name"], match["op"], match["arg"] or "", environ, depth))
+            out.append(
+                _apply_operator(match["name"], match["op"], match["arg"] or "", environ, depth)
+            )
             i = close + 1
         elif name := _NAME.match(text, dollar + 1):
             out.append(environ.get(name.group(), ""))
             i = name.end()
         else:
-            raise InterpolationError(f"invalid interpolation format in {text!r} (use $$ for a literal $)")
+            raise InterpolationError(
+                f"invalid interpolation format in {text!r} (use $$ for a literal $)"
+            )
     out.append(text[i:])
     return "".join(out)
 
@@ -63,7 +67,9 @@ def _matching_brace(text: str, open_at: int) -> int:
     return -1
 
 
-def _apply_operator(name: str, op: str | None, arg: str, environ: Mapping[str, str], depth: int) -> str:
+def _apply_operator(
+    name: str, op: str | None, arg: str, environ: Mapping[str, str], depth: int
+) -> str:
     value = environ.get(name)
     kind = op[-1] if op else None
     # With a colon, an empty value counts as unset (POSIX shell semantics, as in Compose).
@@ -71,7 +77,9 @@ def _apply_operator(name: str, op: str | None, arg: str, environ: Mapping[str, s
         if kind == "-":
             return interpolate_string(arg, environ, depth + 1)
         if kind == "?":
-            raise InterpolationError(f"required variable {name} is missing a value: {arg or 'not set'}")
+            raise InterpolationError(
+                f"required variable {name} is missing a value: {arg or 'not set'}"
+            )
         return ""
     if kind == "+":
         return interpolate_string(arg, environ, depth + 1)
@@ -81,7 +89,10 @@ def _apply_operator(name: str, op: str | None, arg: str, environ: Mapping[str, s
 def interpolate_tree(node: Any, environ: Mapping[str, str], path: str = "") -> Any:
     """Interpolate every string in a parsed YAML tree; errors name the key path."""
     if isinstance(node, dict):
-        return {k: interpolate_tree(v, environ, f"{path}.{k}" if path else str(k)) for k, v in node.items()}
+        return {
+            k: interpolate_tree(v, environ, f"{path}.{k}" if path else str(k))
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [interpolate_tree(v, environ, f"{path}[{i}]") for i, v in enumerate(node)]
     if isinstance(node, str):

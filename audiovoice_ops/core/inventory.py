@@ -78,7 +78,9 @@ def take_inventory(client: docker.DockerClient, stack: Stack) -> Inventory:
 
 def find_squatters(project: Project) -> list[Squatter]:
     stack = project.stack
-    reserved = {svc.container_name: name for name, svc in stack.services.items() if svc.container_name}
+    reserved = {
+        svc.container_name: name for name, svc in stack.services.items() if svc.container_name
+    }
     prefixes = (f"{stack.project}-", f"{stack.project}_")
     squatters = []
     for summary in project.client.api.containers(all=True):

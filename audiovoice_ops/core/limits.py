@@ -40,6 +40,8 @@ def read_limited(path: Path, limit: int, what: str, error_type: type[AvopsError]
     with open(path, "rb") as handle:
         data = handle.read(limit + 1)
     if len(data) > limit:
-        raise error_type(f"{what} {path} is larger than the {describe_bytes(limit)} limit",
-                         hint="this is not a hand-written configuration file; check the path")
+        raise error_type(
+            f"{what} {path} is larger than the {describe_bytes(limit)} limit",
+            hint="this is not a hand-written configuration file; check the path",
+        )
     return data

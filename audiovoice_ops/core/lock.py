@@ -39,8 +39,10 @@ def lock_dir() -> Path:
     except FileExistsError:
         pass
     if not _private_dir(directory):
-        raise ConfigError(f"lock directory {directory} is not a directory owned by you with mode 0700",
-                          hint=f"remove it (it is re-created safely): rm -r {directory}")
+        raise ConfigError(
+            f"lock directory {directory} is not a directory owned by you with mode 0700",
+            hint=f"remove it (it is re-created safely): rm -r {directory}",
+        )
     return directory
 
 
@@ -93,16 +95,20 @@ def _open(path: Path) -> int:
     try:
         handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:  # ELOOP: a symlink is there
-        raise ConfigError(f"cannot open lock file {path}: {exc.strerror}", hint=f"remove it: rm {path}") from None
+        raise ConfigError(
+            f"cannot open lock file {path}: {exc.strerror}", hint=f"remove it: rm {path}"
+        ) from None
     info = os.fstat(handle)
     if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
         os.close(handle)
-        raise ConfigError(f"lock file {path} is not a regular file of yours", hint=f"remove it: rm {path}")
+        raise ConfigError(
+            f"lock file {path} is not a regular file of yours", hint=f"remove it: rm {path}"
+        )
     return handle
 
 
 def _try_lock(handle: int, path: Path) -> str:
-    """"held" (locked, and the file is still the one at ``path``), "busy" (another process holds
+    """ "held" (locked, and the file is still the one at ``path``), "busy" (another process holds
     it) or "replaced" (locked a file its previous holder has removed)."""
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

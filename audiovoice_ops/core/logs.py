@@ -18,8 +18,13 @@ if TYPE_CHECKING:
 
 Line = tuple[str, str]  # (container name, text)
 
-def recent_lines(client: docker.DockerClient, views: list[ContainerView], tail: int | None,
-                 timestamps: bool = False) -> list[Line]:
+
+def recent_lines(
+    client: docker.DockerClient,
+    views: list[ContainerView],
+    tail: int | None,
+    timestamps: bool = False,
+) -> list[Line]:
     stamped: list[tuple[str, str, str]] = []
     for view in views:
         raw = client.api.logs(view.id, timestamps=True, tail=tail if tail is not None else "all")
@@ -29,12 +34,21 @@ def recent_lines(client: docker.DockerClient, views: list[ContainerView], tail: 
     stamped.sort(key=lambda item: item[0])  # RFC 3339 with fixed-width nanoseconds sorts as text
     return [(name, text) for _, name, text in stamped]
 
-def follow_lines(client: docker.DockerClient, views: list[ContainerView], tail: int | None,
-                 timestamps: bool = False, stop: threading.Event | None = None) -> Iterator[Line]:
+
+def follow_lines(
+    client: docker.DockerClient,
+    views: list[ContainerView],
+    tail: int | None,
+    timestamps: bool = False,
+    stop: threading.Event | None = None,
+) -> Iterator[Line]:
     """Yield lines as they arrive from every container, until all streams end or ``stop`` is set."""
     lines: queue.Queue[Line | None] = queue.Queue()
     stop = stop or threading.Event()
-    readers = [threading.Thread(target=_read, args=(client, v, tail, timestamps, lines), daemon=True) for v in views]
+    readers = [
+        threading.Thread(target=_read, args=(client, v, tail, timestamps, lines), daemon=True)
+        for v in views
+    ]
     for reader in readers:
         reader.start()
     finished = 0
@@ -48,11 +62,19 @@ def follow_lines(client: docker.DockerClient, views: list[ContainerView], tail: 
         else:
             yield item
 
-def _read(client, view: ContainerView, tail: int | None, timestamps: bool, out: queue.Queue) -> None:
+
+def _read(
+    client, view: ContainerView, tail: int | None, timestamps: bool, out: queue.Queue
+) -> None:
     pending = b""
     try:
-        for chunk in client.api.logs(view.id, stream=True, follow=True, timestamps=timestamps,
-                                     tail=tail if tail is not None else "all"):
+        for chunk in client.api.logs(
+            view.id,
+            stream=True,
+            follow=True,
+            timestamps=timestamps,
+            tail=tail if tail is not None else "all",
+        ):
             pending += chunk
             *complete, pending = pending.split(b"\n")
             for line in complete:

@@ -29,8 +29,15 @@ if TYPE_CHECKING:
 
 
 class Project:
-    def __init__(self, stack: Stack, *, docker_host: str | None = None, environ: Mapping[str, str] | None = None,
-                 worker: str | None = None, client: docker.DockerClient | None = None):
+    def __init__(
+        self,
+        stack: Stack,
+        *,
+        docker_host: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        worker: str | None = None,
+        client: docker.DockerClient | None = None,
+    ):
         self.stack = stack
         self.docker_host = docker_host
         self.environ = environ if environ is not None else stack.variables

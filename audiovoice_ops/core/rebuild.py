@@ -43,52 +43,123 @@ def selected_services(stack: Stack, only: list[str] | None) -> list[str]:
     return [name for name in stack.startup_order if name in closure]
 
 
-def rebuild(project: Project, reporter: Reporter, *, services: list[str] | None, nocache: bool, gpus: str,
-            timeout: float, force: bool = False, clean: bool = False) -> StatusReport:
+def rebuild(
+    project: Project,
+    reporter: Reporter,
+    *,
+    services: list[str] | None,
+    nocache: bool,
+    gpus: str,
+    timeout: float,
+    force: bool = False,
+    clean: bool = False,
+) -> StatusReport:
     targets = selected_services(project.stack, services)
     # Build threads report while the main thread starts services.
     reporter = cast(Reporter, SerializedReporter(reporter))
     run = clean_rebuild if clean else rolling_rebuild
-    run(project, reporter, targets, scoped=bool(services), nocache=nocache, gpus=gpus, timeout=timeout, force=force)
+    run(
+        project,
+        reporter,
+        targets,
+        scoped=bool(services),
+        nocache=nocache,
+        gpus=gpus,
+        timeout=timeout,
+        force=force,
+    )
     project.refresh_inventory()
     return project_status(project)
 
 
-def rolling_rebuild(project: Project, reporter: Reporter, targets: list[str], *, scoped: bool, nocache: bool,
-                    gpus: str, timeout: float, force: bool) -> None:
+def rolling_rebuild(
+    project: Project,
+    reporter: Reporter,
+    targets: list[str],
+    *,
+    scoped: bool,
+    nocache: bool,
+    gpus: str,
+    timeout: float,
+    force: bool,
+) -> None:
     plan = cleanup_plan(project, services=targets, force=force)
     if plan.refused:
         run_cleanup(project, plan)  # raises Refused, touching nothing
     reporter.phase("build (the running stack keeps serving)")
     image_jobs(project, reporter, targets, nocache).wait_all()
     stale = [service for service in targets if not up_to_date(project, service)]
-    reporter.phase("recreate" if stale else "recreate: every container runs the current image and config")
+    reporter.phase(
+        "recreate" if stale else "recreate: every container runs the current image and config"
+    )
 
     def replace(service: str) -> None:
-        old = cleanup_plan(project, services=[service], force=True)  # stop_grace_period: a warm shutdown
+        old = cleanup_plan(
+            project, services=[service], force=True
+        )  # stop_grace_period: a warm shutdown
         if old.containers:
             reporter.cleaned(run_cleanup(project, old))
 
-    up_services(project.client, project.stack, stale, gpus=gpus, timeout=timeout, warn=reporter.warn,
-                on_started=reporter.started, before_start=replace)
+    up_services(
+        project.client,
+        project.stack,
+        stale,
+        gpus=gpus,
+        timeout=timeout,
+        warn=reporter.warn,
+        on_started=reporter.started,
+        before_start=replace,
+    )
     if not scoped:  # like the clean path, whose cleanup is limited to the chosen services too
         remove_leftovers(project, reporter)
 
 
-def clean_rebuild(project: Project, reporter: Reporter, targets: list[str], *, scoped: bool, nocache: bool,
-                  gpus: str, timeout: float, force: bool) -> None:
+def clean_rebuild(
+    project: Project,
+    reporter: Reporter,
+    targets: list[str],
+    *,
+    scoped: bool,
+    nocache: bool,
+    gpus: str,
+    timeout: float,
+    force: bool,
+) -> None:
     reporter.phase("cleanup")
-    reporter.cleaned(run_cleanup(project, cleanup_plan(project, services=targets if scoped else None, force=force)))
+    reporter.cleaned(
+        run_cleanup(
+            project, cleanup_plan(project, services=targets if scoped else None, force=force)
+        )
+    )
     project.refresh_inventory()
     reporter.phase("build and start")
     jobs = image_jobs(project, reporter, targets, nocache)
-    up_services(project.client, project.stack, targets, gpus=gpus, timeout=timeout, warn=reporter.warn,
-                on_started=reporter.started, before_start=jobs.ready, ready_first=jobs.is_ready)
+    up_services(
+        project.client,
+        project.stack,
+        targets,
+        gpus=gpus,
+        timeout=timeout,
+        warn=reporter.warn,
+        on_started=reporter.started,
+        before_start=jobs.ready,
+        ready_first=jobs.is_ready,
+    )
 
 
-def image_jobs(project: Project, reporter: Reporter, targets: list[str], nocache: bool) -> ImageJobs:
-    return ImageJobs(project.client, project.stack, targets, nocache=nocache, on_progress=reporter.build_progress,
-                     on_line=reporter.build_line, on_built=reporter.build_done, on_pull_status=reporter.pull_status)
+def image_jobs(
+    project: Project, reporter: Reporter, targets: list[str], nocache: bool
+) -> ImageJobs:
+    return ImageJobs(
+        project.client,
+        project.stack,
+        targets,
+        nocache=nocache,
+        on_progress=reporter.build_progress,
+        on_line=reporter.build_line,
+        on_built=reporter.build_done,
+        on_pull_status=reporter.pull_status,
+    )
 
 
 def up_to_date(project: Project, service: str) -> bool:
@@ -99,8 +170,9 @@ def up_to_date(project: Project, service: str) -> bool:
         return False
     container = containers[0]
     current_image = project.client.api.inspect_image(image_name(project.stack, service))["Id"]
-    return (container.image_id == current_image
-            and container.labels.get(L.CONFIG_HASH) == project.stack.config_hash(service))
+    return container.image_id == current_image and container.labels.get(
+        L.CONFIG_HASH
+    ) == project.stack.config_hash(service)
 
 
 def remove_leftovers(project: Project, reporter: Reporter) -> None:
@@ -110,10 +182,15 @@ def remove_leftovers(project: Project, reporter: Reporter) -> None:
     inventory = project.refresh_inventory()
     leftovers = inventory.orphans + inventory.oneoffs
     if leftovers:
-        plan = CleanupPlan(project=project.name, whole_project=False,
-                           containers=[Action("container", c.name, c.id) for c in leftovers])
+        plan = CleanupPlan(
+            project=project.name,
+            whole_project=False,
+            containers=[Action("container", c.name, c.id) for c in leftovers],
+        )
         reporter.cleaned(run_cleanup(project, plan))
-    project.client.api.prune_images(filters={"label": f"{L.BUILT_FOR_PROJECT}={project.name}", "dangling": True})
+    project.client.api.prune_images(
+        filters={"label": f"{L.BUILT_FOR_PROJECT}={project.name}", "dangling": True}
+    )
 
 
 class SerializedReporter:

@@ -52,20 +52,31 @@ def ensure_networks(client: docker.DockerClient, stack: Stack, services: list[st
             continue
         except NotFound:
             if spec and spec.external:
-                raise OperationFailed(f"external network {name!r} does not exist",
-                                      hint=f"docker network create {name}") from None
+                raise OperationFailed(
+                    f"external network {name!r} does not exist",
+                    hint=f"docker network create {name}",
+                ) from None
         client.api.create_network(
-            name, driver=(spec.driver if spec else None) or "bridge",
-            labels={**(spec.labels if spec else {}), L.PROJECT: stack.project, L.NETWORK: key,
-                    L.VERSION: L.COMPOSE_VERSION_VALUE},
+            name,
+            driver=(spec.driver if spec else None) or "bridge",
+            labels={
+                **(spec.labels if spec else {}),
+                L.PROJECT: stack.project,
+                L.NETWORK: key,
+                L.VERSION: L.COMPOSE_VERSION_VALUE,
+            },
         )
 
 
 def ensure_volumes(client: docker.DockerClient, stack: Stack, services: list[str]) -> None:
     from docker.errors import NotFound
 
-    keys = {m.source for name in services for m in stack.service(name).volumes
-            if m.type == "volume" and m.source}
+    keys = {
+        m.source
+        for name in services
+        for m in stack.service(name).volumes
+        if m.type == "volume" and m.source
+    }
     for key in sorted(keys):
         spec = stack.model.volumes[key]
         name = volume_name(stack, key)
@@ -74,11 +85,19 @@ def ensure_volumes(client: docker.DockerClient, stack: Stack, services: list[str
             continue
         except NotFound:
             if spec.external:
-                raise OperationFailed(f"external volume {name!r} does not exist",
-                                      hint=f"docker volume create {name}") from None
+                raise OperationFailed(
+                    f"external volume {name!r} does not exist", hint=f"docker volume create {name}"
+                ) from None
         client.api.create_volume(
-            name, driver=spec.driver or "local", driver_opts=spec.driver_opts or None,
-            labels={**spec.labels, L.PROJECT: stack.project, L.VOLUME: key, L.VERSION: L.COMPOSE_VERSION_VALUE},
+            name,
+            driver=spec.driver or "local",
+            driver_opts=spec.driver_opts or None,
+            labels={
+                **spec.labels,
+                L.PROJECT: stack.project,
+                L.VOLUME: key,
+                L.VERSION: L.COMPOSE_VERSION_VALUE,
+            },
         )
 
 

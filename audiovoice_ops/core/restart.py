@@ -17,20 +17,39 @@ from audiovoice_ops.core.status import StatusReport, project_status
 from audiovoice_ops.core.up import up_services
 
 
-def restart(project: Project, reporter: Reporter, *, services: list[str] | None,
-            gpus: str, timeout: float, stop_timeout: float | None = None) -> StatusReport:
+def restart(
+    project: Project,
+    reporter: Reporter,
+    *,
+    services: list[str] | None,
+    gpus: str,
+    timeout: float,
+    stop_timeout: float | None = None,
+) -> StatusReport:
     stack, client = project.stack, project.client
     names = [s for s in stack.startup_order if not services or s in services]
     for name in services or []:
         stack.service(name)
     for name in names:
         if not image_present(client, image_name(stack, name)):
-            raise OperationFailed(f"image {image_name(stack, name)} of service {name!r} is not on this engine",
-                                  hint=f"build it first: avops rebuild --service {name}")
+            raise OperationFailed(
+                f"image {image_name(stack, name)} of service {name!r} is not on this engine",
+                hint=f"build it first: avops rebuild --service {name}",
+            )
     reporter.phase("stop and remove")
-    plan = cleanup_plan(project, services=names, force=True)  # recreating ours never touches squatters
+    plan = cleanup_plan(
+        project, services=names, force=True
+    )  # recreating ours never touches squatters
     reporter.cleaned(run_cleanup(project, plan, timeout=stop_timeout))
     reporter.phase("recreate")
-    up_services(client, stack, names, gpus=gpus, timeout=timeout, warn=reporter.warn, on_started=reporter.started)
+    up_services(
+        client,
+        stack,
+        names,
+        gpus=gpus,
+        timeout=timeout,
+        warn=reporter.warn,
+        on_started=reporter.started,
+    )
     project.refresh_inventory()
     return project_status(project)

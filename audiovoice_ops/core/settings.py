@@ -22,8 +22,9 @@ GpuMode = Literal["auto", "on", "off"]
 class AvopsSettings(BaseSettings):
     # An empty variable (AVOPS_NVML_SNAPSHOT=) means "not set", as for DOCKER_HOST in the docker CLI;
     # otherwise an empty path reads as "." and an empty name as invalid.
-    model_config = SettingsConfigDict(env_prefix="AVOPS_", extra="ignore", populate_by_name=True,
-                                      env_ignore_empty=True)
+    model_config = SettingsConfigDict(
+        env_prefix="AVOPS_", extra="ignore", populate_by_name=True, env_ignore_empty=True
+    )
 
     compose_file: Path = Field(Path("docker/compose.yml"), description="Compose file of the stack")
     env_file: Path = Field(Path(".env"), description="The stack's .env file")
@@ -35,13 +36,20 @@ class AvopsSettings(BaseSettings):
         validation_alias=AliasChoices("AVOPS_DOCKER_HOST", "DOCKER_HOST"),
         description="Docker Engine address; default: the local socket",
     )
-    api_url: str = Field("http://127.0.0.1:8005", description="Base URL of the audio-voice API (/health, /admin/vram)")
+    api_url: str = Field(
+        "http://127.0.0.1:8005",
+        description="Base URL of the audio-voice API (/health, /admin/vram)",
+    )
     api_key: str | None = Field(
-        None, description="API key sent as `Authorization: Bearer` to /admin/vram and /health; "
-                          "default: the first ADMIN_API_KEYS entry of the stack's .env")
+        None,
+        description="API key sent as `Authorization: Bearer` to /admin/vram and /health; "
+        "default: the first ADMIN_API_KEYS entry of the stack's .env",
+    )
     api_timeout: float = Field(3.0, gt=0, description="Seconds to wait for an API answer")
     nvml_snapshot: Path | None = Field(
-        None, description="Read GPU data from a recorded JSON snapshot instead of NVML (tests, demos)")
+        None,
+        description="Read GPU data from a recorded JSON snapshot instead of NVML (tests, demos)",
+    )
 
 
 def load_settings(**overrides: Any) -> AvopsSettings:
@@ -54,7 +62,9 @@ def load_settings(**overrides: Any) -> AvopsSettings:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else "?"
         name = field if field.isupper() else f"AVOPS_{field.upper()}"
-        raise ConfigError(f"invalid setting {name}={error.get('input')!r}: {error['msg']}") from None
+        raise ConfigError(
+            f"invalid setting {name}={error.get('input')!r}: {error['msg']}"
+        ) from None
     if settings.docker_host:
         # Every command fails the same way (exit 4), including those that work without an engine.
         from audiovoice_ops.core.dockerclient import check_docker_host

@@ -77,19 +77,28 @@ class SshTunnel:
                 conn, _ = self._server.accept()
             except OSError:  # closed
                 return
-            threading.Thread(target=self._bridge, args=(conn,), name="avops-ssh-bridge", daemon=True).start()
+            threading.Thread(
+                target=self._bridge, args=(conn,), name="avops-ssh-bridge", daemon=True
+            ).start()
 
     def _bridge(self, conn: socket.socket) -> None:
         try:
-            proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, start_new_session=True)
+            proc = subprocess.Popen(
+                self.command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
         except OSError as exc:  # no ssh binary
             self.last_error = f"cannot run ssh: {exc.strerror or exc}"
             conn.close()
             return
         self._procs.append(proc)
         # Popen(stdin=PIPE, stdout=PIPE, stderr=PIPE) opens all three (typeshed types them Optional).
-        stdin, stdout, stderr = (cast(IO[bytes], pipe) for pipe in (proc.stdin, proc.stdout, proc.stderr))
+        stdin, stdout, stderr = (
+            cast(IO[bytes], pipe) for pipe in (proc.stdin, proc.stdout, proc.stderr)
+        )
         threading.Thread(target=self._collect_stderr, args=(stderr,), daemon=True).start()
         upstream = threading.Thread(target=self._to_ssh, args=(conn, stdin), daemon=True)
         upstream.start()

@@ -78,12 +78,20 @@ def project_status(project: Project) -> StatusReport:
         report.problems.extend(_service_problems(service, views))
     for orphan in inventory.orphans:
         report.rows.append(ContainerRow.of(orphan.service or "?", orphan, False))
-        report.problems.append(Problem("orphan", orphan.name,
-                                       f"container {orphan.name} belongs to service {orphan.service!r}, "
-                                       "which is no longer in the compose file"))
+        report.problems.append(
+            Problem(
+                "orphan",
+                orphan.name,
+                f"container {orphan.name} belongs to service {orphan.service!r}, "
+                "which is no longer in the compose file",
+            )
+        )
     for squatter in inventory.squatters:
-        report.problems.append(Problem("squatter", squatter.name,
-                                       f"foreign container {squatter.name} {squatter.reason}"))
+        report.problems.append(
+            Problem(
+                "squatter", squatter.name, f"foreign container {squatter.name} {squatter.reason}"
+            )
+        )
     return report
 
 
@@ -93,13 +101,25 @@ def _service_problems(service: str, views: list[ContainerView]) -> list[Problem]
     problems = []
     if len(views) > 1:
         names = ", ".join(v.name for v in views)
-        problems.append(Problem("duplicate", service,
-                                f"service {service!r} has {len(views)} containers ({names}); expected exactly one"))
+        problems.append(
+            Problem(
+                "duplicate",
+                service,
+                f"service {service!r} has {len(views)} containers ({names}); expected exactly one",
+            )
+        )
     for view in views:
         if not view.running:
-            problems.append(Problem("not_running", view.name, f"container {view.name} is {view.state}"))
+            problems.append(
+                Problem("not_running", view.name, f"container {view.name} is {view.state}")
+            )
         elif view.health == "unhealthy":
             last_line = (view.health_output or "").strip().splitlines()[-1:] or ["no probe output"]
-            problems.append(Problem("unhealthy", view.name,
-                                    f"container {view.name} is unhealthy: {last_line[0][:200]}"))
+            problems.append(
+                Problem(
+                    "unhealthy",
+                    view.name,
+                    f"container {view.name} is unhealthy: {last_line[0][:200]}",
+                )
+            )
     return problems

@@ -23,8 +23,11 @@ from audiovoice_ops.gpu.toolkit import GPU_DRIVER_ERROR, TOOLKIT_HINT, lacks_gpu
 if TYPE_CHECKING:
     import docker
 
-CONDITION_TARGET = {"service_healthy": "ready", "service_started": "started",
-                    "service_completed_successfully": "completed"}
+CONDITION_TARGET = {
+    "service_healthy": "ready",
+    "service_started": "started",
+    "service_completed_successfully": "completed",
+}
 
 
 @dataclass
@@ -38,10 +41,18 @@ class Started:
 Warn = Callable[[str], None]
 
 
-def up_services(client: docker.DockerClient, stack: Stack, services: list[str], gpus: str, timeout: float,
-                warn: Warn, on_started: Callable[[Started], None] | None = None, *,
-                before_start: Callable[[str], None] | None = None,
-                ready_first: Callable[[str], bool] | None = None) -> list[Started]:
+def up_services(
+    client: docker.DockerClient,
+    stack: Stack,
+    services: list[str],
+    gpus: str,
+    timeout: float,
+    warn: Warn,
+    on_started: Callable[[Started], None] | None = None,
+    *,
+    before_start: Callable[[str], None] | None = None,
+    ready_first: Callable[[str], bool] | None = None,
+) -> list[Started]:
     """Start ``services`` in dependency order; ``before_start(service)`` runs once the service's
     dependencies meet their conditions, right before its container is created (rebuild waits
     there for the service's image, or stops the container it replaces). ``ready_first`` picks,
@@ -69,14 +80,18 @@ def start_order(stack: Stack, services: list[str], ready_first: Callable[[str], 
     pending = [name for name in stack.startup_order if name in services]
     order: list[str] = []
     while pending:
-        placeable = [name for name in pending if not set(stack.service(name).depends_on) & set(pending)]
+        placeable = [
+            name for name in pending if not set(stack.service(name).depends_on) & set(pending)
+        ]
         pick = next((name for name in placeable if ready_first(name)), placeable[0])
         order.append(pick)
         pending.remove(pick)
     return order
 
 
-def _dependency_targets(client, stack: Stack, service: str, started: dict[str, Started]) -> list[Target]:
+def _dependency_targets(
+    client, stack: Stack, service: str, started: dict[str, Started]
+) -> list[Target]:
     targets = []
     for dep, spec in stack.service(service).depends_on.items():
         if dep in started:
@@ -86,14 +101,18 @@ def _dependency_targets(client, stack: Stack, service: str, started: dict[str, S
             if not existing:
                 if not spec.required:
                     continue
-                raise OperationFailed(f"service {service!r} depends on {dep!r}, which has no container",
-                                      hint=f"bring it up too: avops rebuild --service {dep}")
+                raise OperationFailed(
+                    f"service {service!r} depends on {dep!r}, which has no container",
+                    hint=f"bring it up too: avops rebuild --service {dep}",
+                )
             container_id, name = existing[0].id, existing[0].name
         targets.append(Target(container_id, name, CONDITION_TARGET[spec.condition]))
     return targets
 
 
-def start_service(client: docker.DockerClient, stack: Stack, service: str, gpus: str, warn: Warn) -> Started:
+def start_service(
+    client: docker.DockerClient, stack: Stack, service: str, gpus: str, warn: Warn
+) -> Started:
     from docker.errors import APIError
 
     wants_gpu = bool(stack.service(service).gpu_devices) and gpus != "off"
@@ -101,8 +120,10 @@ def start_service(client: docker.DockerClient, stack: Stack, service: str, gpus:
     try:
         container_id = create_container(client, stack, service, with_gpus=wants_gpu)
     except APIError as exc:
-        raise OperationFailed(f"creating {name} failed: {exc.explanation or exc}",
-                              hint="`avops status` lists containers squatting the project's names") from None
+        raise OperationFailed(
+            f"creating {name} failed: {exc.explanation or exc}",
+            hint="`avops status` lists containers squatting the project's names",
+        ) from None
     try:
         client.api.start(container_id)
         return Started(service, container_id, name, gpu=wants_gpu)
@@ -112,10 +133,15 @@ def start_service(client: docker.DockerClient, stack: Stack, service: str, gpus:
             raise OperationFailed(f"starting {name} failed: {reason}") from None
     client.api.remove_container(container_id, force=True)
     if gpus == "on":
-        raise GpuUnavailable(f"service {service!r} reserves a GPU but the Docker Engine cannot provide one "
-                             f"({GPU_DRIVER_ERROR} \"nvidia\")", hint=TOOLKIT_HINT)
-    warn(f"service {service!r} reserves a GPU, but the Docker Engine has no NVIDIA runtime: "
-         f"starting it WITHOUT a GPU (CPU mode). Fix: {TOOLKIT_HINT}")
+        raise GpuUnavailable(
+            f"service {service!r} reserves a GPU but the Docker Engine cannot provide one "
+            f'({GPU_DRIVER_ERROR} "nvidia")',
+            hint=TOOLKIT_HINT,
+        )
+    warn(
+        f"service {service!r} reserves a GPU, but the Docker Engine has no NVIDIA runtime: "
+        f"starting it WITHOUT a GPU (CPU mode). Fix: {TOOLKIT_HINT}"
+    )
     container_id = create_container(client, stack, service, with_gpus=False)
     client.api.start(container_id)
     return Started(service, container_id, name, gpu=False)

@@ -38,8 +38,9 @@ class EventWatch:
     def __init__(self, client: docker.DockerClient, project: str):
         self._client = client
         self._events: queue.Queue[dict] = queue.Queue()
-        self._stream = client.api.events(decode=True, filters={
-            "type": "container", "label": L.project_filter(project)})
+        self._stream = client.api.events(
+            decode=True, filters={"type": "container", "label": L.project_filter(project)}
+        )
         self._thread = threading.Thread(target=self._pump, name="avops-events", daemon=True)
         self._thread.start()
 
@@ -93,7 +94,9 @@ class EventWatch:
         try:
             return ContainerView.from_attrs(self._client.api.inspect_container(target.container_id))
         except NotFound:
-            raise WaitFailed(f"container {target.name} was removed while avops waited for it") from None
+            raise WaitFailed(
+                f"container {target.name} was removed while avops waited for it"
+            ) from None
 
     def _settled(self, target: Target, view: ContainerView) -> bool:
         """True when the condition holds; raises WaitFailed when it never can."""
@@ -114,17 +117,23 @@ class EventWatch:
         return view.health == "healthy"
 
     def _fail(self, view: ContainerView, message: str) -> None:
-        raise WaitFailed(message, logs=container_logs(self._client, view.id),
-                         probe_output=view.health_output,
-                         hint=f"see the logs above; `avops logs {view.service or ''} --tail 200` for more")
+        raise WaitFailed(
+            message,
+            logs=container_logs(self._client, view.id),
+            probe_output=view.health_output,
+            hint=f"see the logs above; `avops logs {view.service or ''} --tail 200` for more",
+        )
 
     def _fail_timeout(self, pending, timeout: float) -> None:
         target = next(iter(pending))
         view = self._view(target)
         state = view.health or view.state
-        raise WaitFailed(f"timed out after {timeout:.0f}s waiting for {target.name} (still {state})",
-                         logs=container_logs(self._client, view.id), probe_output=view.health_output,
-                         hint="raise --timeout, or check the healthcheck")
+        raise WaitFailed(
+            f"timed out after {timeout:.0f}s waiting for {target.name} (still {state})",
+            logs=container_logs(self._client, view.id),
+            probe_output=view.health_output,
+            hint="raise --timeout, or check the healthcheck",
+        )
 
 
 def _relevant(event: dict) -> bool:

@@ -57,18 +57,26 @@ class GpuCheckReport:
 
     @property
     def exit_code(self) -> ExitCode:
-        for layer, code in ((self.host, ExitCode.GPU_NO_DRIVER), (self.engine, ExitCode.GPU_ENGINE),
-                            (self.container, ExitCode.GPU_CONTAINER)):
+        for layer, code in (
+            (self.host, ExitCode.GPU_NO_DRIVER),
+            (self.engine, ExitCode.GPU_ENGINE),
+            (self.container, ExitCode.GPU_CONTAINER),
+        ):
             if layer.status == "fail":
                 return code
         return ExitCode.OK
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "ok": self.exit_code == ExitCode.OK, "exit_code": int(self.exit_code),
-            "host": {**self.host.to_dict(), "nvml": self.snapshot.to_dict() if self.snapshot else None},
+            "ok": self.exit_code == ExitCode.OK,
+            "exit_code": int(self.exit_code),
+            "host": {
+                **self.host.to_dict(),
+                "nvml": self.snapshot.to_dict() if self.snapshot else None,
+            },
             "recommendation": self.recommendation.to_dict(),
-            "engine": self.engine.to_dict(), "container": self.container.to_dict(),
+            "engine": self.engine.to_dict(),
+            "container": self.container.to_dict(),
         }
 
 
@@ -79,13 +87,25 @@ def check_host(snapshot: GpuSnapshot) -> Layer:
 
         return Layer("host", "fail", f"NVML unavailable: {snapshot.error}", NO_DRIVER_HINT)
     if not snapshot.gpus:
-        return Layer("host", "fail", f"NVIDIA driver {snapshot.driver_version} loaded but no GPU found",
-                     "check that the GPU is seated and visible (nvidia-smi -L)")
-    names = "; ".join(f"GPU {g.index} {g.name} {g.memory_total_gb:.1f} GB cc {g.compute_cap or '?'}"
-                      for g in snapshot.gpus)
-    return Layer("host", "pass", f"driver {snapshot.driver_version} (CUDA {snapshot.cuda_driver_version}): {names}",
-                 details={"driver_version": snapshot.driver_version,
-                          "cuda_driver_version": snapshot.cuda_driver_version})
+        return Layer(
+            "host",
+            "fail",
+            f"NVIDIA driver {snapshot.driver_version} loaded but no GPU found",
+            "check that the GPU is seated and visible (nvidia-smi -L)",
+        )
+    names = "; ".join(
+        f"GPU {g.index} {g.name} {g.memory_total_gb:.1f} GB cc {g.compute_cap or '?'}"
+        for g in snapshot.gpus
+    )
+    return Layer(
+        "host",
+        "pass",
+        f"driver {snapshot.driver_version} (CUDA {snapshot.cuda_driver_version}): {names}",
+        details={
+            "driver_version": snapshot.driver_version,
+            "cuda_driver_version": snapshot.cuda_driver_version,
+        },
+    )
 
 
 def recommend(snapshot: GpuSnapshot, env_low_vram: str | None) -> Layer:
@@ -96,14 +116,26 @@ def recommend(snapshot: GpuSnapshot, env_low_vram: str | None) -> Layer:
     low_vram = gpu.memory_total_gb < SMALL_GPU_GB
     cc = gpu.compute_cap_tuple
     fp16 = cc is not None and cc >= FP16_MIN_CC
-    details = {"gpu": gpu.index, "memory_total_gb": round(gpu.memory_total_gb, 2),
-               "low_vram_recommended": low_vram, "fp16_recommended": fp16, "env_low_vram": env_low_vram}
-    why = (f"{gpu.name} has {gpu.memory_total_gb:.1f} GB ({'<' if low_vram else '>='} {SMALL_GPU_GB:.0f} GB): "
-           f"LOW_VRAM={'true' if low_vram else 'false'} recommended; fp16 "
-           f"{'worth it' if fp16 else 'not worth it'} (compute capability {gpu.compute_cap or '?'})")
+    details = {
+        "gpu": gpu.index,
+        "memory_total_gb": round(gpu.memory_total_gb, 2),
+        "low_vram_recommended": low_vram,
+        "fp16_recommended": fp16,
+        "env_low_vram": env_low_vram,
+    }
+    why = (
+        f"{gpu.name} has {gpu.memory_total_gb:.1f} GB ({'<' if low_vram else '>='} {SMALL_GPU_GB:.0f} GB): "
+        f"LOW_VRAM={'true' if low_vram else 'false'} recommended; fp16 "
+        f"{'worth it' if fp16 else 'not worth it'} (compute capability {gpu.compute_cap or '?'})"
+    )
     if env_low_vram is None:
-        return Layer("recommendation", "warn", f"{why}; LOW_VRAM is not set in .env",
-                     f"set LOW_VRAM={'true' if low_vram else 'false'} in .env, then avops restart", details)
+        return Layer(
+            "recommendation",
+            "warn",
+            f"{why}; LOW_VRAM is not set in .env",
+            f"set LOW_VRAM={'true' if low_vram else 'false'} in .env, then avops restart",
+            details,
+        )
     from audiovoice_ops.core.envfacts import LOW_VRAM
     from audiovoice_ops.core.envfile import parse_bool
     from audiovoice_ops.core.errors import ConfigError
@@ -111,11 +143,20 @@ def recommend(snapshot: GpuSnapshot, env_low_vram: str | None) -> Layer:
     try:
         configured = parse_bool(LOW_VRAM, env_low_vram)
     except ConfigError as exc:
-        return Layer("recommendation", "warn", f"{why}; {exc.message}", "fix LOW_VRAM in .env", details)
+        return Layer(
+            "recommendation", "warn", f"{why}; {exc.message}", "fix LOW_VRAM in .env", details
+        )
     if configured != low_vram:
-        return Layer("recommendation", "warn", f"{why}; .env has LOW_VRAM={env_low_vram}",
-                     f"set LOW_VRAM={'true' if low_vram else 'false'} in .env, then avops restart", details)
-    return Layer("recommendation", "pass", f"{why}; .env agrees (LOW_VRAM={env_low_vram})", details=details)
+        return Layer(
+            "recommendation",
+            "warn",
+            f"{why}; .env has LOW_VRAM={env_low_vram}",
+            f"set LOW_VRAM={'true' if low_vram else 'false'} in .env, then avops restart",
+            details,
+        )
+    return Layer(
+        "recommendation", "pass", f"{why}; .env agrees (LOW_VRAM={env_low_vram})", details=details
+    )
 
 
 # ---------------------------------------------------------------------------- engine
@@ -129,7 +170,9 @@ def probe_image(client: docker.DockerClient, preferred: list[str]) -> str | None
             return name
         except ImageNotFound:
             continue
-    tagged = [i for i in client.api.images() if any(t != "<none>:<none>" for t in i.get("RepoTags") or [])]
+    tagged = [
+        i for i in client.api.images() if any(t != "<none>:<none>" for t in i.get("RepoTags") or [])
+    ]
     if not tagged:
         return None
     smallest = min(tagged, key=lambda i: i.get("Size") or 0)
@@ -138,7 +181,9 @@ def probe_image(client: docker.DockerClient, preferred: list[str]) -> str | None
 
 def check_engine(client: docker.DockerClient | None, preferred_images: list[str]) -> Layer:
     if client is None:
-        return Layer("engine", "skipped", "Docker Engine unreachable", "start dockerd or set DOCKER_HOST")
+        return Layer(
+            "engine", "skipped", "Docker Engine unreachable", "start dockerd or set DOCKER_HOST"
+        )
     from docker.errors import APIError
     from docker.types import DeviceRequest
 
@@ -146,16 +191,28 @@ def check_engine(client: docker.DockerClient | None, preferred_images: list[str]
     image = probe_image(client, preferred_images)
     details: dict[str, Any] = {"runtimes": runtimes, "image": image}
     if image is None:
-        return Layer("engine", "skipped", "no local image to run the GPU probe with",
-                     "build the stack first (avops rebuild)", details)
+        return Layer(
+            "engine",
+            "skipped",
+            "no local image to run the GPU probe with",
+            "build the stack first (avops rebuild)",
+            details,
+        )
     name = f"avops-gpu-probe-{uuid.uuid4().hex[:8]}"
     container_id = None
     try:
         host_config = client.api.create_host_config(
-            device_requests=[DeviceRequest(driver="nvidia", count=-1, capabilities=[["gpu"]])], network_mode="none")
+            device_requests=[DeviceRequest(driver="nvidia", count=-1, capabilities=[["gpu"]])],
+            network_mode="none",
+        )
         container_id = client.api.create_container(
-            image, entrypoint=["true"], command=[], name=name, host_config=host_config,
-            labels={L.MANAGED_BY: L.MANAGED_BY_VALUE, PROBE_LABEL: "gpu"})["Id"]
+            image,
+            entrypoint=["true"],
+            command=[],
+            name=name,
+            host_config=host_config,
+            labels={L.MANAGED_BY: L.MANAGED_BY_VALUE, PROBE_LABEL: "gpu"},
+        )["Id"]
         client.api.start(container_id)
         result = client.api.wait(container_id, timeout=60)
         details["probe_exit_code"] = result.get("StatusCode")
@@ -163,22 +220,43 @@ def check_engine(client: docker.DockerClient | None, preferred_images: list[str]
         text = str(exc.explanation or exc)
         details["error"] = text
         if lacks_gpu_driver(text):
-            return Layer("engine", "fail", f"engine cannot pass GPUs to containers: {text.strip()}",
-                         TOOLKIT_FIX, details)
+            return Layer(
+                "engine",
+                "fail",
+                f"engine cannot pass GPUs to containers: {text.strip()}",
+                TOOLKIT_FIX,
+                details,
+            )
         if "nvidia-container-cli" in text or "nvidia" in text.lower():
-            return Layer("engine", "fail", f"engine cannot pass GPUs to containers: {_first_line(text)}",
-                         "the NVIDIA Container Toolkit is installed but failed; check the host driver "
-                         "(nvidia-smi) and `nvidia-container-cli info`", details)
-        return Layer("engine", "warn", f"GPU probe inconclusive: {_first_line(text)}", None, details)
+            return Layer(
+                "engine",
+                "fail",
+                f"engine cannot pass GPUs to containers: {_first_line(text)}",
+                "the NVIDIA Container Toolkit is installed but failed; check the host driver "
+                "(nvidia-smi) and `nvidia-container-cli info`",
+                details,
+            )
+        return Layer(
+            "engine", "warn", f"GPU probe inconclusive: {_first_line(text)}", None, details
+        )
     except Exception as exc:  # noqa: BLE001  (a timeout waiting for the probe, a broken connection)
         details["error"] = str(exc)
-        return Layer("engine", "warn", f"GPU probe inconclusive: {type(exc).__name__}: {_first_line(str(exc))}",
-                     None, details)
+        return Layer(
+            "engine",
+            "warn",
+            f"GPU probe inconclusive: {type(exc).__name__}: {_first_line(str(exc))}",
+            None,
+            details,
+        )
     finally:
         if container_id is not None:
             remove_quietly(client, container_id)
-    return Layer("engine", "pass", f"a container started with a GPU device request (probe image {image})",
-                 details=details)
+    return Layer(
+        "engine",
+        "pass",
+        f"a container started with a GPU device request (probe image {image})",
+        details=details,
+    )
 
 
 def remove_quietly(client: docker.DockerClient, container_id: str) -> None:
@@ -191,46 +269,97 @@ def remove_quietly(client: docker.DockerClient, container_id: str) -> None:
 # ---------------------------------------------------------------------------- container
 def check_container(project: Project | None, host_has_gpu: bool) -> Layer:
     if project is None:
-        return Layer("container", "skipped", "no compose file loaded: cannot find the worker",
-                     "run from the repository root or set AVOPS_COMPOSE_FILE")
+        return Layer(
+            "container",
+            "skipped",
+            "no compose file loaded: cannot find the worker",
+            "run from the repository root or set AVOPS_COMPOSE_FILE",
+        )
     service, client = project.worker, project.client_or_none()
     if service is None:
-        return Layer("container", "skipped", "no worker service found in the compose file",
-                     "name it with --service")
+        return Layer(
+            "container",
+            "skipped",
+            "no worker service found in the compose file",
+            "name it with --service",
+        )
     if client is None:
-        return Layer("container", "skipped", "Docker Engine unreachable", "start dockerd or set DOCKER_HOST")
+        return Layer(
+            "container", "skipped", "Docker Engine unreachable", "start dockerd or set DOCKER_HOST"
+        )
     views = [v for v in project.inventory.services.get(service, []) if v.running]
     if not views:
-        return Layer("container", "skipped", f"service {service!r} has no running container",
-                     f"start the stack (avops rebuild --service {service})", {"service": service})
+        return Layer(
+            "container",
+            "skipped",
+            f"service {service!r} has no running container",
+            f"start the stack (avops rebuild --service {service})",
+            {"service": service},
+        )
     view = views[0]
-    details: dict[str, Any] = {"service": service, "container": view.name, "gpu_requested": view.gpu}
+    details: dict[str, Any] = {
+        "service": service,
+        "container": view.name,
+        "gpu_requested": view.gpu,
+    }
     try:
-        result = client.api.exec_create(view.id, CUDA_CHECK_CMD, stdout=True, stderr=True, environment={"PYTHONWARNINGS": "ignore"})
+        result = client.api.exec_create(
+            view.id,
+            CUDA_CHECK_CMD,
+            stdout=True,
+            stderr=True,
+            environment={"PYTHONWARNINGS": "ignore"},
+        )
         output = client.api.exec_start(result["Id"], demux=True)
         code = client.api.exec_inspect(result["Id"]).get("ExitCode")
     except Exception as exc:  # noqa: BLE001  (any failure to exec is this layer's verdict)
-        return Layer("container", "fail", f"cannot exec in {view.name}: {_first_line(str(exc))}", None, details)
+        return Layer(
+            "container",
+            "fail",
+            f"cannot exec in {view.name}: {_first_line(str(exc))}",
+            None,
+            details,
+        )
     stdout = (output[0] or b"").decode(errors="replace") if output else ""
     stderr = (output[1] or b"").decode(errors="replace") if output else ""
     report = _parse_report(stdout)
     if code != 0 or report is None:
-        reason = _first_line((stderr or stdout).strip().splitlines()[-1] if (stderr or stdout).strip() else f"exit {code}")
-        return Layer("container", "fail", f"`{' '.join(CUDA_CHECK_CMD)}` failed in {view.name}: {reason}",
-                     f"rebuild the worker image so it contains the engines package (avops rebuild --service {service})",
-                     {**details, "exit_code": code})
+        reason = _first_line(
+            (stderr or stdout).strip().splitlines()[-1]
+            if (stderr or stdout).strip()
+            else f"exit {code}"
+        )
+        return Layer(
+            "container",
+            "fail",
+            f"`{' '.join(CUDA_CHECK_CMD)}` failed in {view.name}: {reason}",
+            f"rebuild the worker image so it contains the engines package (avops rebuild --service {service})",
+            {**details, "exit_code": code},
+        )
     details["cuda_check"] = report
     if report.get("available"):
-        return Layer("container", "pass",
-                     f"{view.name}: torch {report.get('torch_version')} sees {report.get('device_name')} "
-                     f"(CUDA {report.get('cuda_version')}, {report.get('free_vram_mb')}/{report.get('total_vram_mb')} MB free)",
-                     details=details)
+        return Layer(
+            "container",
+            "pass",
+            f"{view.name}: torch {report.get('torch_version')} sees {report.get('device_name')} "
+            f"(CUDA {report.get('cuda_version')}, {report.get('free_vram_mb')}/{report.get('total_vram_mb')} MB free)",
+            details=details,
+        )
     notes = "; ".join(report.get("notes") or [])
-    fix = (f"recreate the worker with its GPU reservation: AVOPS_GPUS=on avops rebuild --service {service}"
-           if not view.gpu else "check the image's CUDA/torch build against the driver (avops check-gpu --json)")
+    fix = (
+        f"recreate the worker with its GPU reservation: AVOPS_GPUS=on avops rebuild --service {service}"
+        if not view.gpu
+        else "check the image's CUDA/torch build against the driver (avops check-gpu --json)"
+    )
     status = "fail" if host_has_gpu or view.gpu else "warn"
-    return Layer("container", status, f"{view.name}: torch cannot use CUDA ({notes or 'no reason given'})"
-                 + ("" if view.gpu else "; the container has no GPU device request"), fix, details)
+    return Layer(
+        "container",
+        status,
+        f"{view.name}: torch cannot use CUDA ({notes or 'no reason given'})"
+        + ("" if view.gpu else "; the container has no GPU device request"),
+        fix,
+        details,
+    )
 
 
 def _parse_report(stdout: str) -> dict | None:
@@ -249,15 +378,32 @@ def _first_line(text: str) -> str:
     return lines[0] if lines else ""
 
 
-def run_check(snapshot: GpuSnapshot, client: docker.DockerClient | None, project: Project | None,
-              env_low_vram: str | None, probe_engine: bool = True) -> GpuCheckReport:
+def run_check(
+    snapshot: GpuSnapshot,
+    client: docker.DockerClient | None,
+    project: Project | None,
+    env_low_vram: str | None,
+    probe_engine: bool = True,
+) -> GpuCheckReport:
     """``project`` (None: no compose file) names the worker and shares ``client``."""
     from audiovoice_ops.core.convergence import image_name
 
     host = check_host(snapshot)
-    preferred = [image_name(project.stack, project.worker)] if project is not None and project.worker else []
-    engine = (check_engine(client, preferred) if probe_engine
-              else Layer("engine", "skipped", "engine probe disabled (--no-engine-probe)"))
+    preferred = (
+        [image_name(project.stack, project.worker)]
+        if project is not None and project.worker
+        else []
+    )
+    engine = (
+        check_engine(client, preferred)
+        if probe_engine
+        else Layer("engine", "skipped", "engine probe disabled (--no-engine-probe)")
+    )
     container = check_container(project, host.status == "pass")
-    return GpuCheckReport(host=host, recommendation=recommend(snapshot, env_low_vram), engine=engine,
-                          container=container, snapshot=snapshot)
+    return GpuCheckReport(
+        host=host,
+        recommendation=recommend(snapshot, env_low_vram),
+        engine=engine,
+        container=container,
+        snapshot=snapshot,
+    )

@@ -92,8 +92,12 @@ class ContainerResolver:
             try:
                 attrs = self.client.api.inspect_container(container_id)
                 labels = (attrs.get("Config") or {}).get("Labels") or {}
-                ref = ContainerRef(id=container_id, name=attrs.get("Name", "").lstrip("/") or ref.name,
-                                   service=labels.get(L.SERVICE), project=labels.get(L.PROJECT))
+                ref = ContainerRef(
+                    id=container_id,
+                    name=attrs.get("Name", "").lstrip("/") or ref.name,
+                    service=labels.get(L.SERVICE),
+                    project=labels.get(L.PROJECT),
+                )
             except Exception:  # noqa: BLE001  (NotFound (gone), or the engine went away: keep the short id)
                 pass
         self._by_id[container_id] = ref
@@ -112,7 +116,9 @@ class ContainerResolver:
                 continue
             titles = [t.upper() for t in top.get("Titles") or []]
             column = titles.index("PID") if "PID" in titles else 0
-            pids = {int(row[column]) for row in top.get("Processes") or [] if str(row[column]).isdigit()}
+            pids = {
+                int(row[column]) for row in top.get("Processes") or [] if str(row[column]).isdigit()
+            }
             if pid in pids:
                 return self._ref(summary["Id"])
         return None

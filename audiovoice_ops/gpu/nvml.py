@@ -19,8 +19,10 @@ from audiovoice_ops.gpu.types import GpuInfo, GpuProcess, GpuSnapshot
 T = TypeVar("T")
 MIB = 1024 * 1024
 
-NO_DRIVER_HINT = ("install the NVIDIA driver on the host (nvidia-smi must work), "
-                  "or run avops on the GPU host (DOCKER_HOST=ssh://user@gpu-host)")
+NO_DRIVER_HINT = (
+    "install the NVIDIA driver on the host (nvidia-smi must work), "
+    "or run avops on the GPU host (DOCKER_HOST=ssh://user@gpu-host)"
+)
 
 
 def _nvml():
@@ -93,12 +95,16 @@ class NvmlSession:
     def snapshot(self) -> GpuSnapshot:
         now = time.time()
         if not self._started:
-            return GpuSnapshot(available=False, error=self.error or "NVML not started", timestamp=now)
+            return GpuSnapshot(
+                available=False, error=self.error or "NVML not started", timestamp=now
+            )
         pynvml = _nvml()
         try:
             count = pynvml.nvmlDeviceGetCount()
         except pynvml.NVMLError as exc:
-            return GpuSnapshot(available=False, error=f"NVML: cannot count GPUs: {exc}", timestamp=now)
+            return GpuSnapshot(
+                available=False, error=f"NVML: cannot count GPUs: {exc}", timestamp=now
+            )
         snap = GpuSnapshot(
             available=True,
             driver_version=self._optional(lambda: _text(pynvml.nvmlSystemGetDriverVersion())),
@@ -124,18 +130,28 @@ class NvmlSession:
                 "name": _text(pynvml.nvmlDeviceGetName(handle)),
                 "uuid": self._optional(lambda: _text(pynvml.nvmlDeviceGetUUID(handle))) or "",
                 "compute_cap": f"{cc[0]}.{cc[1]}" if cc else None,
-                "power_limit": self._optional(lambda: pynvml.nvmlDeviceGetEnforcedPowerLimit(handle) / 1000.0),
+                "power_limit": self._optional(
+                    lambda: pynvml.nvmlDeviceGetEnforcedPowerLimit(handle) / 1000.0
+                ),
             }
         memory = self._memory(handle)
         util = self._optional(lambda: pynvml.nvmlDeviceGetUtilizationRates(handle))
         return GpuInfo(
-            index=index, name=static["name"], uuid=static["uuid"], compute_cap=static["compute_cap"],
-            memory_total_mib=round(memory.total / MIB, 1), memory_used_mib=round(memory.used / MIB, 1),
+            index=index,
+            name=static["name"],
+            uuid=static["uuid"],
+            compute_cap=static["compute_cap"],
+            memory_total_mib=round(memory.total / MIB, 1),
+            memory_used_mib=round(memory.used / MIB, 1),
             memory_free_mib=round(memory.free / MIB, 1),
             utilization_gpu=util.gpu if util is not None else None,
             utilization_memory=util.memory if util is not None else None,
-            temperature_gpu=self._optional(lambda: pynvml.nvmlDeviceGetTemperature(handle, pynvml.NVML_TEMPERATURE_GPU)),
-            power_draw_w=self._optional(lambda: round(pynvml.nvmlDeviceGetPowerUsage(handle) / 1000.0, 1)),
+            temperature_gpu=self._optional(
+                lambda: pynvml.nvmlDeviceGetTemperature(handle, pynvml.NVML_TEMPERATURE_GPU)
+            ),
+            power_draw_w=self._optional(
+                lambda: round(pynvml.nvmlDeviceGetPowerUsage(handle) / 1000.0, 1)
+            ),
             power_limit_w=static["power_limit"],
             processes=self._processes(handle),
         )
@@ -155,17 +171,25 @@ class NvmlSession:
     def _processes(self, handle: Any) -> list[GpuProcess]:
         pynvml = _nvml()
         found: dict[int, GpuProcess] = {}
-        for query in (pynvml.nvmlDeviceGetComputeRunningProcesses, pynvml.nvmlDeviceGetGraphicsRunningProcesses):
+        for query in (
+            pynvml.nvmlDeviceGetComputeRunningProcesses,
+            pynvml.nvmlDeviceGetGraphicsRunningProcesses,
+        ):
             for proc in self._optional(partial(query, handle)) or []:
                 used = getattr(proc, "usedGpuMemory", None)
                 mib = round(used / MIB, 1) if isinstance(used, int) and used < 2**63 else None
                 if proc.pid not in found:
-                    found[proc.pid] = GpuProcess(pid=proc.pid, used_memory_mib=mib, name=process_name(proc.pid))
+                    found[proc.pid] = GpuProcess(
+                        pid=proc.pid, used_memory_mib=mib, name=process_name(proc.pid)
+                    )
         return sorted(found.values(), key=lambda p: -(p.used_memory_mib or 0))
 
     def _cuda_driver_version(self) -> str:
         pynvml = _nvml()
-        getter = getattr(pynvml, "nvmlSystemGetCudaDriverVersion_v2", None) or pynvml.nvmlSystemGetCudaDriverVersion
+        getter = (
+            getattr(pynvml, "nvmlSystemGetCudaDriverVersion_v2", None)
+            or pynvml.nvmlSystemGetCudaDriverVersion
+        )
         version = getter()
         return f"{version // 1000}.{(version % 1000) // 10}"
 

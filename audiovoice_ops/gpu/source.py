@@ -17,8 +17,12 @@ if TYPE_CHECKING:
 
 
 class GpuSource:
-    def __init__(self, snapshot_file: Path | None = None, client: docker.DockerClient | None = None,
-                 proc_root: str = "/proc"):
+    def __init__(
+        self,
+        snapshot_file: Path | None = None,
+        client: docker.DockerClient | None = None,
+        proc_root: str = "/proc",
+    ):
         self.snapshot_file = snapshot_file
         self.resolver = ContainerResolver(client, proc_root)
         self._session: NvmlSession | None = None

@@ -8,10 +8,12 @@ installed; without it every GPU device request fails with this message. ``avops 
 from __future__ import annotations
 
 GPU_DRIVER_ERROR = "could not select device driver"
-TOOLKIT_FIX = ("install the NVIDIA Container Toolkit on the Docker host and restart dockerd "
-               "(sudo apt-get install nvidia-container-toolkit && sudo nvidia-ctk runtime configure "
-               "--runtime=docker && sudo systemctl restart docker; "
-               "https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/)")
+TOOLKIT_FIX = (
+    "install the NVIDIA Container Toolkit on the Docker host and restart dockerd "
+    "(sudo apt-get install nvidia-container-toolkit && sudo nvidia-ctk runtime configure "
+    "--runtime=docker && sudo systemctl restart docker; "
+    "https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/)"
+)
 # Commands that start services can also go on without the GPU.
 TOOLKIT_HINT = f"{TOOLKIT_FIX}, or run with --gpus auto (CPU fallback) / --gpus off"
 

@@ -25,14 +25,25 @@ class GpuProcess:
     service: str | None = None  # compose service of that container
 
     def to_dict(self) -> dict[str, Any]:
-        return {"pid": self.pid, "process_name": self.name, "used_memory": self.used_memory_mib,
-                "container_id": self.container_id, "container": self.container, "service": self.service}
+        return {
+            "pid": self.pid,
+            "process_name": self.name,
+            "used_memory": self.used_memory_mib,
+            "container_id": self.container_id,
+            "container": self.container,
+            "service": self.service,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GpuProcess:
-        return cls(pid=int(data["pid"]), used_memory_mib=_num(data.get("used_memory")),
-                   name=data.get("process_name"), container_id=data.get("container_id"),
-                   container=data.get("container"), service=data.get("service"))
+        return cls(
+            pid=int(data["pid"]),
+            used_memory_mib=_num(data.get("used_memory")),
+            name=data.get("process_name"),
+            container_id=data.get("container_id"),
+            container=data.get("container"),
+            service=data.get("service"),
+        )
 
 
 @dataclass
@@ -67,23 +78,37 @@ class GpuInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "index": self.index, "name": self.name, "uuid": self.uuid, "compute_cap": self.compute_cap,
-            "memory.total": self.memory_total_mib, "memory.used": self.memory_used_mib,
-            "memory.free": self.memory_free_mib, "utilization.gpu": self.utilization_gpu,
-            "utilization.memory": self.utilization_memory, "temperature.gpu": self.temperature_gpu,
-            "power.draw": self.power_draw_w, "power.limit": self.power_limit_w,
+            "index": self.index,
+            "name": self.name,
+            "uuid": self.uuid,
+            "compute_cap": self.compute_cap,
+            "memory.total": self.memory_total_mib,
+            "memory.used": self.memory_used_mib,
+            "memory.free": self.memory_free_mib,
+            "utilization.gpu": self.utilization_gpu,
+            "utilization.memory": self.utilization_memory,
+            "temperature.gpu": self.temperature_gpu,
+            "power.draw": self.power_draw_w,
+            "power.limit": self.power_limit_w,
             "processes": [p.to_dict() for p in self.processes],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GpuInfo:
         return cls(
-            index=int(data["index"]), name=str(data["name"]), uuid=str(data.get("uuid", "")),
+            index=int(data["index"]),
+            name=str(data["name"]),
+            uuid=str(data.get("uuid", "")),
             compute_cap=data.get("compute_cap"),
-            memory_total_mib=float(data["memory.total"]), memory_used_mib=float(data["memory.used"]),
-            memory_free_mib=float(data.get("memory.free", float(data["memory.total"]) - float(data["memory.used"]))),
-            utilization_gpu=_int(data.get("utilization.gpu")), utilization_memory=_int(data.get("utilization.memory")),
-            temperature_gpu=_int(data.get("temperature.gpu")), power_draw_w=_num(data.get("power.draw")),
+            memory_total_mib=float(data["memory.total"]),
+            memory_used_mib=float(data["memory.used"]),
+            memory_free_mib=float(
+                data.get("memory.free", float(data["memory.total"]) - float(data["memory.used"]))
+            ),
+            utilization_gpu=_int(data.get("utilization.gpu")),
+            utilization_memory=_int(data.get("utilization.memory")),
+            temperature_gpu=_int(data.get("temperature.gpu")),
+            power_draw_w=_num(data.get("power.draw")),
             power_limit_w=_num(data.get("power.limit")),
             processes=[GpuProcess.from_dict(p) for p in data.get("processes") or []],
         )
@@ -106,16 +131,27 @@ class GpuSnapshot:
         return [p for gpu in self.gpus for p in gpu.processes]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"available": self.available, "driver_version": self.driver_version,
-                "cuda_driver_version": self.cuda_driver_version, "nvml_version": self.nvml_version,
-                "error": self.error, "timestamp": self.timestamp, "gpus": [g.to_dict() for g in self.gpus]}
+        return {
+            "available": self.available,
+            "driver_version": self.driver_version,
+            "cuda_driver_version": self.cuda_driver_version,
+            "nvml_version": self.nvml_version,
+            "error": self.error,
+            "timestamp": self.timestamp,
+            "gpus": [g.to_dict() for g in self.gpus],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GpuSnapshot:
-        return cls(available=bool(data.get("available", True)), driver_version=data.get("driver_version"),
-                   cuda_driver_version=data.get("cuda_driver_version"), nvml_version=data.get("nvml_version"),
-                   error=data.get("error"), timestamp=_num(data.get("timestamp")),
-                   gpus=[GpuInfo.from_dict(g) for g in data.get("gpus") or []])
+        return cls(
+            available=bool(data.get("available", True)),
+            driver_version=data.get("driver_version"),
+            cuda_driver_version=data.get("cuda_driver_version"),
+            nvml_version=data.get("nvml_version"),
+            error=data.get("error"),
+            timestamp=_num(data.get("timestamp")),
+            gpus=[GpuInfo.from_dict(g) for g in data.get("gpus") or []],
+        )
 
 
 def load_snapshot(path: Path) -> GpuSnapshot:

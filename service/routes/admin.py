@@ -11,11 +11,20 @@ from service.redis_conn import get_redis
 from service.routes.responses import errors
 from service.schemas import VramResponse
 
-router = APIRouter(route_class=StrictJsonRoute, prefix="/admin", tags=["Admin"], dependencies=[Depends(require_admin)])
+router = APIRouter(
+    route_class=StrictJsonRoute,
+    prefix="/admin",
+    tags=["Admin"],
+    dependencies=[Depends(require_admin)],
+)
 
 
-@router.get("/vram", response_model=VramResponse, responses=errors(403, 503),
-            summary="VRAM stats published by the worker")
+@router.get(
+    "/vram",
+    response_model=VramResponse,
+    responses=errors(403, 503),
+    summary="VRAM stats published by the worker",
+)
 def get_vram() -> VramResponse:
     latest = vram_publish.read_latest(get_redis())
     if latest is None:

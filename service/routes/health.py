@@ -21,15 +21,22 @@ from service.storage import NO_SPACE_MESSAGE, is_no_space
 router = APIRouter(route_class=StrictJsonRoute, tags=["Health"])
 
 
-@router.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}},
-            summary="Liveness and readiness (Redis, worker heartbeat, storage)",
-            description="Open to all (container healthchecks). The per-check details are shown "
-                        "to admin keys only.")
+@router.get(
+    "/health",
+    response_model=HealthResponse,
+    responses={503: {"model": HealthResponse}},
+    summary="Liveness and readiness (Redis, worker heartbeat, storage)",
+    description="Open to all (container healthchecks). The per-check details are shown "
+    "to admin keys only.",
+)
 def health(settings: SettingsDep, principal: OptionalPrincipalDep) -> JSONResponse:
     status: HealthStatus
-    checks = {"redis": _check_redis(), "worker": _check_worker(settings),
-              "storage": _check_storage(settings.data_dir),
-              "queue": backpressure.health_check(get_redis(), settings.max_queued_jobs)}
+    checks = {
+        "redis": _check_redis(),
+        "worker": _check_worker(settings),
+        "storage": _check_storage(settings.data_dir),
+        "queue": backpressure.health_check(get_redis(), settings.max_queued_jobs),
+    }
     if not (checks["redis"].ok and checks["storage"].ok):
         status, code = "unhealthy", 503
     else:  # no worker: jobs still queue, so the API itself is healthy
@@ -57,8 +64,11 @@ def _check_worker(settings: ServiceSettings) -> HealthCheck:
     age = latest["age_seconds"]
     ok = age <= settings.worker_stale_s
     state = "alive" if ok else "stale"
-    return HealthCheck(ok=ok, detail=f"{state}: {latest.get('worker')} last heartbeat {age:.1f} s "
-                                     f"ago (limit {settings.worker_stale_s:.0f} s)")
+    return HealthCheck(
+        ok=ok,
+        detail=f"{state}: {latest.get('worker')} last heartbeat {age:.1f} s "
+        f"ago (limit {settings.worker_stale_s:.0f} s)",
+    )
 
 
 def _check_storage(data_dir: Path) -> HealthCheck:
@@ -67,7 +77,9 @@ def _check_storage(data_dir: Path) -> HealthCheck:
         probe.write_bytes(b"ok")
         return HealthCheck(ok=True, detail=f"{data_dir} writable")
     except OSError as exc:
-        return HealthCheck(ok=False, detail=f"{data_dir} not writable: "
-                                            f"{NO_SPACE_MESSAGE if is_no_space(exc) else exc}")
+        return HealthCheck(
+            ok=False,
+            detail=f"{data_dir} not writable: {NO_SPACE_MESSAGE if is_no_space(exc) else exc}",
+        )
     finally:
         probe.unlink(missing_ok=True)  # also when the write failed half-way (a full disk)

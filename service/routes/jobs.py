@@ -16,20 +16,40 @@ from service.routes.responses import errors, id_param
 from service.schemas import JobAccepted, JobCreate, JobInfo, JobStatus
 from service.validation import resolve_job
 
-router = APIRouter(route_class=StrictJsonRoute, prefix="/jobs", tags=["Jobs"], dependencies=[Depends(require_client)])
+router = APIRouter(
+    route_class=StrictJsonRoute,
+    prefix="/jobs",
+    tags=["Jobs"],
+    dependencies=[Depends(require_client)],
+)
 
 
-@router.post("", status_code=202, response_model=JobAccepted,
-             responses=errors(400, 404, 409, 422, 429, 503), summary="Submit a synthesis job")
-def create_job(req: JobCreate, settings: SettingsDep, store: StoreDep, voices: VoicesDep,
-               principal: QuotaDep) -> JobAccepted:
+@router.post(
+    "",
+    status_code=202,
+    response_model=JobAccepted,
+    responses=errors(400, 404, 409, 422, 429, 503),
+    summary="Submit a synthesis job",
+)
+def create_job(
+    req: JobCreate, settings: SettingsDep, store: StoreDep, voices: VoicesDep, principal: QuotaDep
+) -> JobAccepted:
     job = resolve_job(req, settings, voices, principal)
     job_id = jobstore.new_id()
     # Record and send as one step: a task that cannot be sent leaves no job waiting `queued`.
-    jobstore.enqueue(store, TASK_SYNTHESIZE, job_id, mode=req.mode.value, text=job.text,
-                     text_chars=len(job.text), language=job.language, voice_id=job.voice_id,
-                     engine=job.engine, quality_profile=job.quality_profile,
-                     owner=principal.owner)
+    jobstore.enqueue(
+        store,
+        TASK_SYNTHESIZE,
+        job_id,
+        mode=req.mode.value,
+        text=job.text,
+        text_chars=len(job.text),
+        language=job.language,
+        voice_id=job.voice_id,
+        engine=job.engine,
+        quality_profile=job.quality_profile,
+        owner=principal.owner,
+    )
     return JobAccepted(job_id=job_id, status=JobStatus.queued, status_url=f"/jobs/{job_id}")
 
 
@@ -47,22 +67,35 @@ def _plausible_id(value: str) -> bool:
         return False
 
 
-@router.get("/{job_id}", response_model=JobInfo, responses=errors(404, 503),
-            summary="Job status, error, timings, engine and device")
+@router.get(
+    "/{job_id}",
+    response_model=JobInfo,
+    responses=errors(404, 503),
+    summary="Job status, error, timings, engine and device",
+)
 def get_job(store: StoreDep, principal: ClientDep, job_id: str = id_param("job")) -> JobInfo:
     return jobstore.to_info(job_or_404(store, job_id, principal))
 
 
-@router.get("/{job_id}/audio", response_class=FileResponse,
-            responses={200: {"content": {"audio/wav": {}}, "description": "The synthesized WAV"},
-                       **errors(404, 409)},
-            summary="Download the result WAV")
-def get_job_audio(settings: SettingsDep, store: StoreDep, principal: ClientDep,
-                  job_id: str = id_param("job")) -> FileResponse:
+@router.get(
+    "/{job_id}/audio",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"audio/wav": {}}, "description": "The synthesized WAV"},
+        **errors(404, 409),
+    },
+    summary="Download the result WAV",
+)
+def get_job_audio(
+    settings: SettingsDep, store: StoreDep, principal: ClientDep, job_id: str = id_param("job")
+) -> FileResponse:
     record = job_or_404(store, job_id, principal)
     if record["status"] != JobStatus.completed.value or not record.get("output_file"):
-        raise HTTPException(409, f"job {job_id} is {record['status']}: no audio"
-                            + (f" ({record['error']})" if record.get("error") else ""))
+        raise HTTPException(
+            409,
+            f"job {job_id} is {record['status']}: no audio"
+            + (f" ({record['error']})" if record.get("error") else ""),
+        )
     path = settings.outputs_dir / f"{job_id}.wav"
     if not path.is_file():
         raise HTTPException(404, f"job {job_id}: audio file no longer on the data volume")

@@ -18,8 +18,10 @@ from service.deps import SettingsDep
 from service.routes.responses import ERRORS
 
 
-def metrics_reader(settings: SettingsDep, credentials: Optional[HTTPAuthorizationCredentials] =
-                   Depends(bearer_scheme)) -> None:
+def metrics_reader(
+    settings: SettingsDep,
+    credentials: Optional[HTTPAuthorizationCredentials] = Depends(bearer_scheme),
+) -> None:
     """An admin key or a METRICS_TOKEN (on an open API, ALLOW_UNAUTHENTICATED: anyone)."""
     keyring = get_keyring()
     token = credentials.credentials if credentials else None
@@ -27,20 +29,34 @@ def metrics_reader(settings: SettingsDep, credentials: Optional[HTTPAuthorizatio
         return
     principal = keyring.identify(token)
     if principal is None:
-        raise HTTPException(401, "/metrics needs an admin key or METRICS_TOKEN: send "
-                            "`Authorization: Bearer <token>`", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401,
+            "/metrics needs an admin key or METRICS_TOKEN: send `Authorization: Bearer <token>`",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     if not principal.admin:
-        raise HTTPException(403, "this API key is not an admin key (ADMIN_API_KEYS) or METRICS_TOKEN")
+        raise HTTPException(
+            403, "this API key is not an admin key (ADMIN_API_KEYS) or METRICS_TOKEN"
+        )
 
 
 router = APIRouter(tags=["Metrics"])
 
 
-@router.get("/metrics", response_class=Response, dependencies=[Depends(metrics_reader)],
-            responses={200: {"content": {"text/plain": {}, "application/openmetrics-text": {}},
-                             "description": "Prometheus text format (or OpenMetrics, by Accept)"},
-                       401: ERRORS[401], 403: ERRORS[403]},
-            summary="Prometheus metrics (admin key or METRICS_TOKEN)")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    dependencies=[Depends(metrics_reader)],
+    responses={
+        200: {
+            "content": {"text/plain": {}, "application/openmetrics-text": {}},
+            "description": "Prometheus text format (or OpenMetrics, by Accept)",
+        },
+        401: ERRORS[401],
+        403: ERRORS[403],
+    },
+    summary="Prometheus metrics (admin key or METRICS_TOKEN)",
+)
 def get_metrics(request: Request) -> Response:
     body, content_type = metrics.render(request.headers.get("accept"))
     return Response(body, media_type=content_type)

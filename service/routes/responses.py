@@ -6,12 +6,16 @@ from fastapi import Path as PathParam
 
 from service.schemas import ErrorResponse
 
-ERRORS: dict[int, dict] = {code: {"model": ErrorResponse}
-                           for code in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503, 507)}
+ERRORS: dict[int, dict] = {
+    code: {"model": ErrorResponse}
+    for code in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503, 507)
+}
 ERRORS[401]["description"] = "Missing or invalid API key (`WWW-Authenticate: Bearer`)"
 ERRORS[403]["description"] = "Valid API key, but not an admin key"
 ERRORS[429]["description"] = "Per-key submission rate exceeded; see `Retry-After` (seconds)"
-ERRORS[503]["description"] = "Queue or job store unavailable, or the queue is full; see `Retry-After`"
+ERRORS[503]["description"] = (
+    "Queue or job store unavailable, or the queue is full; see `Retry-After`"
+)
 ERRORS[507]["description"] = "The data volume is full; nothing of the upload was kept"
 AUTH = (401, 413, 422)  # every protected route: the guard answers 401/413 before it runs
 
@@ -31,5 +35,8 @@ def openai_errors(*codes: int) -> dict:
 def id_param(what: str):
     # Validated in the handlers (anything but a generated UUID is a 404, never a path); the
     # schema says what ids look like.
-    return PathParam(..., description=f"A {what} id as returned by the API (a UUID).",
-                     json_schema_extra={"format": "uuid"})
+    return PathParam(
+        ...,
+        description=f"A {what} id as returned by the API (a UUID).",
+        json_schema_extra={"format": "uuid"},
+    )

@@ -30,7 +30,12 @@ from service.voices import to_info as voice_info
 
 logger = logging.getLogger("service.api")
 
-router = APIRouter(route_class=StrictJsonRoute, prefix="/voices", tags=["Voices"], dependencies=[Depends(require_client)])
+router = APIRouter(
+    route_class=StrictJsonRoute,
+    prefix="/voices",
+    tags=["Voices"],
+    dependencies=[Depends(require_client)],
+)
 
 UPLOAD_CHUNK = 1 << 20
 FORM_FIELDS = frozenset({"audio", "language", "voice_name", "ref_text"})
@@ -41,23 +46,43 @@ async def no_unknown_form_fields(request: Request) -> None:
     form = await request.form()  # already parsed for this request: cached, not read twice
     unknown = sorted(set(form.keys()) - FORM_FIELDS)
     if unknown:
-        raise RequestRejected(f"{', '.join(unknown)}: unknown field(s); accepted: "
-                              f"{', '.join(sorted(FORM_FIELDS))}")
+        raise RequestRejected(
+            f"{', '.join(unknown)}: unknown field(s); accepted: {', '.join(sorted(FORM_FIELDS))}"
+        )
 
 
-@router.post("/clone", status_code=202, response_model=VoiceCloneAccepted,
-             responses=errors(400, 413, 415, 422, 429, 503, 507),
-             summary="Upload a reference voice",
-             dependencies=[Depends(no_unknown_form_fields)])
+@router.post(
+    "/clone",
+    status_code=202,
+    response_model=VoiceCloneAccepted,
+    responses=errors(400, 413, 415, 422, 429, 503, 507),
+    summary="Upload a reference voice",
+    dependencies=[Depends(no_unknown_form_fields)],
+)
 def clone_voice(
-        settings: SettingsDep, store: StoreDep, voices: VoicesDep, principal: QuotaDep,
-        audio: Annotated[UploadFile, File(description="Reference speech: WAV, FLAC or OGG.")],
-        language: Annotated[str, Form(max_length=35,
-                                      description="Language of the reference, e.g. pt-BR.")],
-        voice_name: Annotated[str, Form(min_length=1, max_length=MAX_VOICE_NAME_CHARS,
-                                        description="One line, no control characters; stripped.")],
-        ref_text: Annotated[Optional[str], Form(max_length=MAX_REF_TEXT_CHARS, description=(
-            "Transcript of the reference; required to use the voice with F5-TTS."))] = None,
+    settings: SettingsDep,
+    store: StoreDep,
+    voices: VoicesDep,
+    principal: QuotaDep,
+    audio: Annotated[UploadFile, File(description="Reference speech: WAV, FLAC or OGG.")],
+    language: Annotated[
+        str, Form(max_length=35, description="Language of the reference, e.g. pt-BR.")
+    ],
+    voice_name: Annotated[
+        str,
+        Form(
+            min_length=1,
+            max_length=MAX_VOICE_NAME_CHARS,
+            description="One line, no control characters; stripped.",
+        ),
+    ],
+    ref_text: Annotated[
+        Optional[str],
+        Form(
+            max_length=MAX_REF_TEXT_CHARS,
+            description=("Transcript of the reference; required to use the voice with F5-TTS."),
+        ),
+    ] = None,
 ) -> VoiceCloneAccepted:
     """Store the upload and queue its validation; the voice is usable once `ready`. The voice
     and its clone job belong to the calling key."""
@@ -69,22 +94,42 @@ def clone_voice(
             _stream_capped(audio, tmp, settings.max_upload_bytes)
             info = sniff(tmp, settings.min_reference_seconds, settings.max_reference_seconds)
             job_id = jobstore.new_id()
-            meta = voices.create(voice_name, language, ref_text, tmp,
-                                 info.ext, job_id, {"duration_s": info.duration_s,
-                                                    "sample_rate": info.sample_rate},
-                                 owner=principal.owner)
+            meta = voices.create(
+                voice_name,
+                language,
+                ref_text,
+                tmp,
+                info.ext,
+                job_id,
+                {"duration_s": info.duration_s, "sample_rate": info.sample_rate},
+                owner=principal.owner,
+            )
         finally:
             tmp.unlink(missing_ok=True)
     try:
-        jobstore.enqueue(store, TASK_CLONE, job_id, mode=JobMode.clone.value,
-                         voice_id=meta["voice_id"], language=language, owner=principal.owner)
+        jobstore.enqueue(
+            store,
+            TASK_CLONE,
+            job_id,
+            mode=JobMode.clone.value,
+            voice_id=meta["voice_id"],
+            language=language,
+            owner=principal.owner,
+        )
     except Exception:
         voices.delete(meta["voice_id"])  # never a stored voice that no job will validate
         raise
-    logger.info("voice %s (%s, %.1f s %s) queued for validation as job %s", meta["voice_id"],
-                language, info.duration_s, info.ext, job_id)
-    return VoiceCloneAccepted(voice_id=meta["voice_id"], job_id=job_id,
-                              status_url=f"/voices/{meta['voice_id']}")
+    logger.info(
+        "voice %s (%s, %.1f s %s) queued for validation as job %s",
+        meta["voice_id"],
+        language,
+        info.duration_s,
+        info.ext,
+        job_id,
+    )
+    return VoiceCloneAccepted(
+        voice_id=meta["voice_id"], job_id=job_id, status_url=f"/voices/{meta['voice_id']}"
+    )
 
 
 def _stream_capped(upload: UploadFile, dest: Path, cap: int) -> int:
@@ -95,16 +140,18 @@ def _stream_capped(upload: UploadFile, dest: Path, cap: int) -> int:
         while chunk := upload.file.read(UPLOAD_CHUNK):
             size += len(chunk)
             if size > cap:
-                raise AudioRejected(f"audio: upload exceeds {cap / 2**20:.1f} MB (MAX_UPLOAD_MB)",
-                                    413)
+                raise AudioRejected(
+                    f"audio: upload exceeds {cap / 2**20:.1f} MB (MAX_UPLOAD_MB)", 413
+                )
             out.write(chunk)
     return size
 
 
 @router.get("", response_model=VoiceList, responses=errors(), summary="List voices")
 def list_voices(voices: VoicesDep, principal: ClientDep) -> VoiceList:
-    return VoiceList(voices=[voice_info(m) for m in voices.list()
-                             if principal.may_see(m.get("owner"))])
+    return VoiceList(
+        voices=[voice_info(m) for m in voices.list() if principal.may_see(m.get("owner"))]
+    )
 
 
 def voice_or_404(voices: VoiceStore, voice_id: str, principal: Principal) -> dict:
@@ -116,15 +163,18 @@ def voice_or_404(voices: VoiceStore, voice_id: str, principal: Principal) -> dic
 
 
 @router.get("/{voice_id}", response_model=VoiceInfo, responses=errors(404), summary="One voice")
-def get_voice(voices: VoicesDep, principal: ClientDep,
-              voice_id: str = id_param("voice")) -> VoiceInfo:
+def get_voice(
+    voices: VoicesDep, principal: ClientDep, voice_id: str = id_param("voice")
+) -> VoiceInfo:
     return voice_info(voice_or_404(voices, voice_id, principal))
 
 
-@router.delete("/{voice_id}", status_code=204, responses=errors(404),
-               summary="Delete a voice and its audio")
-def delete_voice(voices: VoicesDep, principal: ClientDep,
-                 voice_id: str = id_param("voice")) -> None:
+@router.delete(
+    "/{voice_id}", status_code=204, responses=errors(404), summary="Delete a voice and its audio"
+)
+def delete_voice(
+    voices: VoicesDep, principal: ClientDep, voice_id: str = id_param("voice")
+) -> None:
     voice_or_404(voices, voice_id, principal)
     if not voices.delete(voice_id):
         raise HTTPException(404, f"voice_id: no voice {voice_id!r}")

@@ -9,14 +9,23 @@ import time
 
 import pytest
 
-pytestmark = [pytest.mark.docker, pytest.mark.skipif(
-    shutil.which("docker-compose") is None and not __import__("os").environ.get("CI"),
-    reason="Debian's docker-compose is not installed (.ci/run installs it)")]
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.skipif(
+        shutil.which("docker-compose") is None and not __import__("os").environ.get("CI"),
+        reason="Debian's docker-compose is not installed (.ci/run installs it)",
+    ),
+]
 
 
 def compose(project, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker-compose", "-p", project.name, "-f", str(project.compose_file), *args],
-                          capture_output=True, text=True, cwd=project.dir, timeout=180)
+    return subprocess.run(
+        ["docker-compose", "-p", project.name, "-f", str(project.compose_file), *args],
+        capture_output=True,
+        text=True,
+        cwd=project.dir,
+        timeout=180,
+    )
 
 
 def test_avops_sees_containers_compose_made(project):

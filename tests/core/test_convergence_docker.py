@@ -55,13 +55,18 @@ def test_container_matches_the_compose_file(docker_client, busybox_image, projec
     assert "9090/udp" in host["PortBindings"]
     assert host["Tmpfs"] == {"/scratch": "size=1m"}
     mounts = {m["Target"]: m for m in host["Mounts"]}
-    assert mounts["/data"]["Source"] == f"{project.name}_data" and mounts["/data"]["ReadOnly"] is True
+    assert (
+        mounts["/data"]["Source"] == f"{project.name}_data" and mounts["/data"]["ReadOnly"] is True
+    )
     assert mounts["/conf"]["Type"] == "bind" and mounts["/conf"]["Source"] == str(tmp_path / "conf")
     assert config["User"] == "1000:1000" and host["ReadonlyRootfs"] is True
     assert host["CapDrop"] == ["ALL"] and host["SecurityOpt"] == ["no-new-privileges:true"]
     assert host["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
     assert config["StopTimeout"] == 7
-    assert config["Healthcheck"]["Interval"] == 90 * 10**9 and config["Healthcheck"]["StartPeriod"] == 5 * 10**8
+    assert (
+        config["Healthcheck"]["Interval"] == 90 * 10**9
+        and config["Healthcheck"]["StartPeriod"] == 5 * 10**8
+    )
     assert config["Labels"]["tier"] == "front" and config["Labels"][L.SERVICE] == "web"
     assert config["Labels"][L.CONFIG_HASH] == stack.config_hash("web")
     network = attrs["NetworkSettings"]["Networks"][f"{project.name}_back"]

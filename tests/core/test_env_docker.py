@@ -43,7 +43,9 @@ def test_removed_variable_is_drift(project):
     project.env_file.write_text(project.env_file.read_text().replace("F5TTS_DEVICE=auto\n", ""))
     code, data = env_json(project, "worker")
     assert code == 1
-    assert data["services"][0]["drift"] == [{"key": "F5TTS_DEVICE", "expected": None, "actual": "auto"}]
+    assert data["services"][0]["drift"] == [
+        {"key": "F5TTS_DEVICE", "expected": None, "actual": "auto"}
+    ]
 
 
 def test_image_environment_is_not_drift(project, docker_client):
@@ -63,7 +65,9 @@ def test_secrets_are_masked(project):
 
 def test_drift_table_names_the_fix(project):
     project.up()
-    project.env_file.write_text(project.env_file.read_text().replace("LOW_VRAM=true", "LOW_VRAM=false"))
+    project.env_file.write_text(
+        project.env_file.read_text().replace("LOW_VRAM=true", "LOW_VRAM=false")
+    )
     result = project.avops("env", "worker")
     assert result.returncode == 1
     assert "avops restart worker" in result.stdout

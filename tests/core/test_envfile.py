@@ -20,8 +20,15 @@ MULTI="line1
 line2"
 """
     values = parse(text, {"SHELL_ONLY": "from-shell"})
-    assert values == {"A": "1", "B": "literal $A", "C": "expanded 1", "D": "plain", "E": "",
-                      "SHELL_ONLY": "from-shell", "MULTI": "line1\nline2"}
+    assert values == {
+        "A": "1",
+        "B": "literal $A",
+        "C": "expanded 1",
+        "D": "plain",
+        "E": "",
+        "SHELL_ONLY": "from-shell",
+        "MULTI": "line1\nline2",
+    }
 
 
 def test_bare_key_absent_from_shell_is_skipped():
@@ -33,10 +40,21 @@ def test_malformed_line_number():
         parse("A=1\n\nwhat is this\n")
 
 
-@pytest.mark.parametrize("spelling, value", [
-    ("true", True), ("TRUE", True), ("1", True), ("yes", True), ("On", True),
-    ("false", False), ("0", False), ("no", False), ("OFF", False), (" false ", False),
-])
+@pytest.mark.parametrize(
+    "spelling, value",
+    [
+        ("true", True),
+        ("TRUE", True),
+        ("1", True),
+        ("yes", True),
+        ("On", True),
+        ("false", False),
+        ("0", False),
+        ("no", False),
+        ("OFF", False),
+        (" false ", False),
+    ],
+)
 def test_bool_spellings(spelling, value):
     assert parse_bool("LOW_VRAM", spelling) is value
 

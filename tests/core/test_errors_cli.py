@@ -13,8 +13,13 @@ from tests.support.dockerenv import run_avops
 def env_for(stack_dir, **extra):
     import os
 
-    return {**os.environ, "AVOPS_COMPOSE_FILE": str(stack_dir / "compose.yml"),
-            "AVOPS_ENV_FILE": str(stack_dir / ".env"), "AVOPS_PROJECT_NAME": "avterr", **extra}
+    return {
+        **os.environ,
+        "AVOPS_COMPOSE_FILE": str(stack_dir / "compose.yml"),
+        "AVOPS_ENV_FILE": str(stack_dir / ".env"),
+        "AVOPS_PROJECT_NAME": "avterr",
+        **extra,
+    }
 
 
 def assert_clean_error(result, code, *needles):
@@ -25,12 +30,18 @@ def assert_clean_error(result, code, *needles):
 
 
 def test_daemon_unreachable(stack_dir):
-    result = run_avops("status", env=env_for(stack_dir, DOCKER_HOST="unix:///tmp/avops-no-such.sock"))
-    assert_clean_error(result, ExitCode.DOCKER_UNAVAILABLE, "cannot reach the Docker daemon", "hint:")
+    result = run_avops(
+        "status", env=env_for(stack_dir, DOCKER_HOST="unix:///tmp/avops-no-such.sock")
+    )
+    assert_clean_error(
+        result, ExitCode.DOCKER_UNAVAILABLE, "cannot reach the Docker daemon", "hint:"
+    )
 
 
 def test_daemon_unreachable_json(stack_dir):
-    result = run_avops("status", "--json", env=env_for(stack_dir, DOCKER_HOST="unix:///tmp/avops-no-such.sock"))
+    result = run_avops(
+        "status", "--json", env=env_for(stack_dir, DOCKER_HOST="unix:///tmp/avops-no-such.sock")
+    )
     assert result.returncode == ExitCode.DOCKER_UNAVAILABLE
     assert json.loads(result.stdout)["exit_code"] == ExitCode.DOCKER_UNAVAILABLE
 
@@ -55,8 +66,13 @@ def test_permission_denied_on_socket(stack_dir, tmp_path):
         caps = "-dac_override,-dac_read_search"
         command = ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}", "--", *command]
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=60,
-                                env=env_for(stack_dir, DOCKER_HOST=f"unix://{path}"))
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env_for(stack_dir, DOCKER_HOST=f"unix://{path}"),
+        )
     finally:
         server.close()
     assert_clean_error(result, ExitCode.DOCKER_UNAVAILABLE, "permission denied", "docker group")
@@ -72,9 +88,13 @@ def test_missing_compose_file(tmp_path):
 
 def test_unsupported_key_names_file_service_and_key(stack_dir):
     compose = stack_dir / "compose.yml"
-    compose.write_text(compose.read_text().replace("    stop_grace_period: 2s\n", "    privileged: true\n", 1))
+    compose.write_text(
+        compose.read_text().replace("    stop_grace_period: 2s\n", "    privileged: true\n", 1)
+    )
     result = run_avops("env", "--no-docker", env=env_for(stack_dir))
-    assert_clean_error(result, ExitCode.CONFIG, str(compose), "service 'db'", "unsupported key 'privileged'")
+    assert_clean_error(
+        result, ExitCode.CONFIG, str(compose), "service 'db'", "unsupported key 'privileged'"
+    )
 
 
 def test_invalid_yaml_names_the_line(stack_dir):

@@ -9,21 +9,24 @@ from audiovoice_ops.core.interpolation import (
 ENV = {"SET": "value", "EMPTY": ""}
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("${SET}", "value"),
-    ("$SET/x", "value/x"),
-    ("${UNSET}", ""),
-    ("${UNSET:-fallback}", "fallback"),
-    ("${EMPTY:-fallback}", "fallback"),
-    ("${EMPTY-fallback}", ""),
-    ("${UNSET-fallback}", "fallback"),
-    ("${SET:+alt}", "alt"),
-    ("${UNSET:+alt}", ""),
-    ("$$SET", "$SET"),
-    ("cost: $$5", "cost: $5"),
-    ("${UNSET:-${SET}}", "value"),
-    ("no vars", "no vars"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("${SET}", "value"),
+        ("$SET/x", "value/x"),
+        ("${UNSET}", ""),
+        ("${UNSET:-fallback}", "fallback"),
+        ("${EMPTY:-fallback}", "fallback"),
+        ("${EMPTY-fallback}", ""),
+        ("${UNSET-fallback}", "fallback"),
+        ("${SET:+alt}", "alt"),
+        ("${UNSET:+alt}", ""),
+        ("$$SET", "$SET"),
+        ("cost: $$5", "cost: $5"),
+        ("${UNSET:-${SET}}", "value"),
+        ("no vars", "no vars"),
+    ],
+)
 def test_forms(text, expected):
     assert interpolate_string(text, ENV) == expected
 

@@ -56,27 +56,36 @@ def counted(monkeypatch):
 def run(project, *args: str) -> dict:
     from audiovoice_ops.app import app
 
-    env = {**project.cli_env(), "AVOPS_NVML_SNAPSHOT": str(SNAPSHOT), "AVOPS_API_URL": "http://127.0.0.1:9"}
+    env = {
+        **project.cli_env(),
+        "AVOPS_NVML_SNAPSHOT": str(SNAPSHOT),
+        "AVOPS_API_URL": "http://127.0.0.1:9",
+    }
     result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
     assert "Traceback" not in result.output
     return json.loads(result.stdout) if "--json" in args else {}
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize("args", [
-    ("status", "--json"),
-    ("env", "--json"),
-    ("logs",),
-    ("doctor", "--no-api", "--json"),
-    ("check-gpu", "--no-engine-probe", "--json"),
-    ("cleanup", "--dry-run", "--json"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("status", "--json"),
+        ("env", "--json"),
+        ("logs",),
+        ("doctor", "--no-api", "--json"),
+        ("check-gpu", "--no-engine-probe", "--json"),
+        ("cleanup", "--dry-run", "--json"),
+    ],
+)
 def test_one_client_one_timeout_one_inventory_reading(project, counted, args):
     project.up()
     run(project, *args)
     assert len(counted) == 1, f"{args[0]} built {len(counted)} Docker clients"
     assert counted[0].timeout == REQUEST_TIMEOUT_S
-    assert counted[0].inventory_reads == 1, f"{args[0]} read the inventory {counted[0].inventory_reads} times"
+    assert counted[0].inventory_reads == 1, (
+        f"{args[0]} read the inventory {counted[0].inventory_reads} times"
+    )
 
 
 @pytest.mark.docker
@@ -95,8 +104,30 @@ def test_parse_bool_takes_the_workers_json_bool():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(st.sampled_from(["true", " TRUE ", "1", "yes", "On", "false", "0", "NO", "off\n", "", "t", "y",
-                                  "enabled", "2", "truee"]), st.text(max_size=8)))
+@given(
+    st.one_of(
+        st.sampled_from(
+            [
+                "true",
+                " TRUE ",
+                "1",
+                "yes",
+                "On",
+                "false",
+                "0",
+                "NO",
+                "off\n",
+                "",
+                "t",
+                "y",
+                "enabled",
+                "2",
+                "truee",
+            ]
+        ),
+        st.text(max_size=8),
+    )
+)
 def test_avops_and_the_worker_agree_on_every_spelling(value):
     from engines.settings import EngineConfigError, load_settings
 
@@ -126,19 +157,29 @@ def test_check_gpu_reads_low_vram_like_rebuild(project, monkeypatch):
 def assignments(name: str) -> list[str]:
     """Files under audiovoice_ops/ and engines/ that assign ``name`` at module level."""
     found = []
-    for path in [*REPO.joinpath("audiovoice_ops").rglob("*.py"), *REPO.joinpath("engines").rglob("*.py")]:
+    for path in [
+        *REPO.joinpath("audiovoice_ops").rglob("*.py"),
+        *REPO.joinpath("engines").rglob("*.py"),
+    ]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in tree.body:
-            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            targets = (
+                node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            )
             if any(isinstance(t, ast.Name) and t.id == name for t in targets):
                 found.append(str(path.relative_to(REPO)))
     return found
 
 
 def literal_in(text: str) -> list[str]:
-    return [str(p.relative_to(REPO)) for p in [*REPO.joinpath("audiovoice_ops").rglob("*.py"),
-                                                *REPO.joinpath("engines").rglob("*.py")]
-            if text in p.read_text(encoding="utf-8")]
+    return [
+        str(p.relative_to(REPO))
+        for p in [
+            *REPO.joinpath("audiovoice_ops").rglob("*.py"),
+            *REPO.joinpath("engines").rglob("*.py"),
+        ]
+        if text in p.read_text(encoding="utf-8")
+    ]
 
 
 def test_each_fact_is_defined_once():
@@ -147,7 +188,7 @@ def test_each_fact_is_defined_once():
     assert literal_in('"could not select device driver"') == ["audiovoice_ops/gpu/toolkit.py"]
     assert literal_in("nvidia-container-toolkit") == ["audiovoice_ops/gpu/toolkit.py"]
     assert literal_in('("true", "1", "yes", "on")') == ["engines/flags.py"]
-    assert literal_in('WORKER_NAMES = (') == ["audiovoice_ops/core/stack/roles.py"]
+    assert literal_in("WORKER_NAMES = (") == ["audiovoice_ops/core/stack/roles.py"]
 
 
 def test_the_shared_rules_stay_out_of_the_ml_stack():
@@ -155,7 +196,11 @@ def test_the_shared_rules_stay_out_of_the_ml_stack():
     import subprocess
     import sys
 
-    code = ("import sys, audiovoice_ops.core.envfacts, audiovoice_ops.gpu.check, engines.flags, engines.cuda_check; "
-            "print(sorted(m for m in ('torch', 'pydantic_settings', 'engines.settings', 'numpy') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
+    code = (
+        "import sys, audiovoice_ops.core.envfacts, audiovoice_ops.gpu.check, engines.flags, engines.cuda_check; "
+        "print(sorted(m for m in ('torch', 'pydantic_settings', 'engines.settings', 'numpy') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    ).stdout
     assert out.strip() == "[]"

@@ -95,34 +95,54 @@ def test_full_file(tmp_path):
 def test_project_name_sources(tmp_path):
     assert load(tmp_path, "services: {a: {image: x}}").project == tmp_path.name.lower()
     assert load(tmp_path, "name: fromfile\nservices: {a: {image: x}}").project == "fromfile"
-    assert load(tmp_path, "name: fromfile\nservices: {a: {image: x}}", project_name="opt").project == "opt"
+    assert (
+        load(tmp_path, "name: fromfile\nservices: {a: {image: x}}", project_name="opt").project
+        == "opt"
+    )
 
 
 def test_shell_overrides_env_file(tmp_path):
-    stack = load(tmp_path, "services: {a: {image: 'img:${TAG}'}}", env="TAG=file\n", environ={"TAG": "shell"})
+    stack = load(
+        tmp_path, "services: {a: {image: 'img:${TAG}'}}", env="TAG=file\n", environ={"TAG": "shell"}
+    )
     assert stack.services["a"].image == "img:shell"
 
 
 def test_environment_list_and_env_file_precedence(tmp_path):
     (tmp_path / "svc.env").write_text("A=from-file\nB=from-file\n")
-    stack = load(tmp_path, "services: {a: {image: x, env_file: svc.env, environment: [B=inline, C]}}",
-                 environ={"C": "shell"})
+    stack = load(
+        tmp_path,
+        "services: {a: {image: x, env_file: svc.env, environment: [B=inline, C]}}",
+        environ={"C": "shell"},
+    )
     assert stack.effective_environment("a") == {"A": "from-file", "B": "inline", "C": "shell"}
 
 
-@pytest.mark.parametrize("text, needle", [
-    ("services: {a: {image: x, privileged: true}}", "service 'a': unsupported key 'privileged'"),
-    ("services: {a: {image: x, healthcheck: {test: x, bogus: 1}}}", "service 'a': unsupported key 'healthcheck.bogus'"),
-    ("services: {a: {image: x}}\nconfigs: {}", "top level: unsupported key 'configs'"),
-    ("services: {a: {command: x}}", "service 'a': needs `image` or `build`"),
-    ("services: {a: {image: x, depends_on: [b]}}", "depends on undefined service 'b'"),
-    ("services: {a: {image: x, volumes: ['v:/d']}}", "undefined volume 'v'"),
-    ("services: {a: {image: x, restart: sometimes}}", "invalid restart policy"),
-    ("services: {a: {image: x, stop_grace_period: soon}}", "invalid duration"),
-    ("services: {a: {image: x, depends_on: {b: {condition: service_ok}}}, b: {image: y}}", "depends_on.b.condition"),
-    ("volumes: {}", "missing required key 'services'"),
-    ("- just\n- a list", "expected a mapping"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        (
+            "services: {a: {image: x, privileged: true}}",
+            "service 'a': unsupported key 'privileged'",
+        ),
+        (
+            "services: {a: {image: x, healthcheck: {test: x, bogus: 1}}}",
+            "service 'a': unsupported key 'healthcheck.bogus'",
+        ),
+        ("services: {a: {image: x}}\nconfigs: {}", "top level: unsupported key 'configs'"),
+        ("services: {a: {command: x}}", "service 'a': needs `image` or `build`"),
+        ("services: {a: {image: x, depends_on: [b]}}", "depends on undefined service 'b'"),
+        ("services: {a: {image: x, volumes: ['v:/d']}}", "undefined volume 'v'"),
+        ("services: {a: {image: x, restart: sometimes}}", "invalid restart policy"),
+        ("services: {a: {image: x, stop_grace_period: soon}}", "invalid duration"),
+        (
+            "services: {a: {image: x, depends_on: {b: {condition: service_ok}}}, b: {image: y}}",
+            "depends_on.b.condition",
+        ),
+        ("volumes: {}", "missing required key 'services'"),
+        ("- just\n- a list", "expected a mapping"),
+    ],
+)
 def test_errors_name_file_service_and_key(tmp_path, text, needle):
     with pytest.raises(ComposeFileError) as info:
         load(tmp_path, text)
@@ -132,10 +152,16 @@ def test_errors_name_file_service_and_key(tmp_path, text, needle):
 
 def test_dependency_cycle(tmp_path):
     with pytest.raises(ComposeFileError, match="dependency cycle"):
-        _ = load(tmp_path, "services: {a: {image: x, depends_on: [b]}, b: {image: y, depends_on: [a]}}").startup_order
+        _ = load(
+            tmp_path, "services: {a: {image: x, depends_on: [b]}, b: {image: y, depends_on: [a]}}"
+        ).startup_order
 
 
 def test_config_hash_follows_env(tmp_path):
-    first = load(tmp_path, "services: {a: {image: x, env_file: .env}}", env="LOW_VRAM=true\n").config_hash("a")
-    second = load(tmp_path, "services: {a: {image: x, env_file: .env}}", env="LOW_VRAM=false\n").config_hash("a")
+    first = load(
+        tmp_path, "services: {a: {image: x, env_file: .env}}", env="LOW_VRAM=true\n"
+    ).config_hash("a")
+    second = load(
+        tmp_path, "services: {a: {image: x, env_file: .env}}", env="LOW_VRAM=false\n"
+    ).config_hash("a")
     assert first != second and len(first) == 64

@@ -60,8 +60,10 @@ def test_duplicate_container_fails(project):
 def test_orphan_is_reported(project):
     project.up()
     # A container of this project for a service the file no longer has.
-    project.foreign_container(f"{project.name}-legacy-1",
-                              labels={L.PROJECT: project.name, L.SERVICE: "legacy", L.ONEOFF: "False"})
+    project.foreign_container(
+        f"{project.name}-legacy-1",
+        labels={L.PROJECT: project.name, L.SERVICE: "legacy", L.ONEOFF: "False"},
+    )
     code, data = status_json(project)
     assert code == 1
     orphan = [p for p in data["problems"] if p["kind"] == "orphan"]
@@ -79,7 +81,9 @@ def test_foreign_container_with_colliding_name(project):
 
 def test_squatter_on_container_name(project):
     compose = project.compose_file.read_text()
-    project.compose_file.write_text(compose.replace("  db:\n", f"  db:\n    container_name: {project.name}x-db\n", 1))
+    project.compose_file.write_text(
+        compose.replace("  db:\n", f"  db:\n    container_name: {project.name}x-db\n", 1)
+    )
     project.foreign_container(f"{project.name}x-db")
     code, data = status_json(project)
     assert code == 1
@@ -89,17 +93,23 @@ def test_squatter_on_container_name(project):
 
 def test_one_off_containers_are_not_duplicates(project):
     project.up()
-    project.foreign_container(f"{project.name}-worker-run-1",
-                              labels={L.PROJECT: project.name, L.SERVICE: "worker", L.ONEOFF: "True"})
+    project.foreign_container(
+        f"{project.name}-worker-run-1",
+        labels={L.PROJECT: project.name, L.SERVICE: "worker", L.ONEOFF: "True"},
+    )
     code, data = status_json(project)
     assert code == 0, data["problems"]
 
 
 def test_unhealthy_container_shows_probe_output(project):
     compose = project.compose_file.read_text()
-    project.compose_file.write_text(compose.replace(
-        'test: ["CMD", "test", "-f", "/tmp/ready"]',
-        'test: ["CMD-SHELL", "echo probe-says-no; exit 1"]', 1))
+    project.compose_file.write_text(
+        compose.replace(
+            'test: ["CMD", "test", "-f", "/tmp/ready"]',
+            'test: ["CMD-SHELL", "echo probe-says-no; exit 1"]',
+            1,
+        )
+    )
     project.start_service("db")
     import time
 

@@ -25,8 +25,12 @@ def stack_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def healthy_api():
     """The worker's API after a job in LOW_VRAM: f5tts parked on the CPU, VRAM back to baseline."""
-    models = [dict(key="f5tts", device="cpu", size_mb=2300.0, parked=True, in_use=0, last_used_s_ago=12.0)]
-    with FakeApi(vram_stats(low_vram=True, models=models, allocated_mb=0.0), api_key=ADMIN_KEY) as api:
+    models = [
+        dict(key="f5tts", device="cpu", size_mb=2300.0, parked=True, in_use=0, last_used_s_ago=12.0)
+    ]
+    with FakeApi(
+        vram_stats(low_vram=True, models=models, allocated_mb=0.0), api_key=ADMIN_KEY
+    ) as api:
         yield api
 
 

@@ -13,24 +13,31 @@ def test_arg_default_is_resolved():
 
 
 def test_build_args_win_and_stages_are_skipped():
-    text = ("# comment\nARG CUDA=12.4.1\nARG BASE_IMAGE=nvidia/cuda:${CUDA}-cudnn9-devel-ubuntu22.04\n"
-            "FROM --platform=linux/amd64 $BASE_IMAGE AS build\nRUN make \\\n  all\n"
-            "FROM build AS test\nFROM nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04\n")
+    text = (
+        "# comment\nARG CUDA=12.4.1\nARG BASE_IMAGE=nvidia/cuda:${CUDA}-cudnn9-devel-ubuntu22.04\n"
+        "FROM --platform=linux/amd64 $BASE_IMAGE AS build\nRUN make \\\n  all\n"
+        "FROM build AS test\nFROM nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04\n"
+    )
     assert dockerfile_base_images(text, {"BASE_IMAGE": "nvidia/cuda:11.8.0-base-ubuntu22.04"}) == [
-        "nvidia/cuda:11.8.0-base-ubuntu22.04", "nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04"]
+        "nvidia/cuda:11.8.0-base-ubuntu22.04",
+        "nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04",
+    ]
 
 
-@pytest.mark.parametrize("image, status", [
-    ("nvidia/cuda:12.4.1-cudnn9-runtime-ubuntu22.04", "pass"),
-    ("docker.io/nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04", "pass"),
-    ("nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04", "fail"),
-    ("nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04", "fail"),
-    ("nvidia/cuda:12.4.1-cudnn8-runtime-ubuntu22.04", "fail"),
-    ("nvidia/cuda:12.2.2-runtime-ubuntu22.04", "warn"),
-    ("nvidia/cuda", "warn"),
-    ("nvidia/cuda:12.7.0-weird", "warn"),
-    ("python:3.11-slim", "skipped"),
-])
+@pytest.mark.parametrize(
+    "image, status",
+    [
+        ("nvidia/cuda:12.4.1-cudnn9-runtime-ubuntu22.04", "pass"),
+        ("docker.io/nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04", "pass"),
+        ("nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04", "fail"),
+        ("nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04", "fail"),
+        ("nvidia/cuda:12.4.1-cudnn8-runtime-ubuntu22.04", "fail"),
+        ("nvidia/cuda:12.2.2-runtime-ubuntu22.04", "warn"),
+        ("nvidia/cuda", "warn"),
+        ("nvidia/cuda:12.7.0-weird", "warn"),
+        ("python:3.11-slim", "skipped"),
+    ],
+)
 def test_classify(image, status):
     assert classify_image(image, load_cuda_tags())[0] == status
 
@@ -39,4 +46,7 @@ def test_data_file_shape():
     data = load_cuda_tags()
     assert data["recommended"].startswith("nvidia/cuda:12.4.1")
     for rule in data["deprecated"]:
-        assert set(rule) == {"pattern", "status", "reason", "replacement"} and rule["status"] in ("fail", "warn")
+        assert set(rule) == {"pattern", "status", "reason", "replacement"} and rule["status"] in (
+            "fail",
+            "warn",
+        )

@@ -10,10 +10,26 @@ import yaml
 from tests.doctor.conftest import ADMIN_KEY
 from tests.gpu.apiserver import FakeApi, vram_stats
 
-CHECK_IDS = ["containers.count", "containers.health", "containers.orphans", "images.dangling", "env.drift",
-             "low_vram.agree", "f5tts.cuda", "docker.base_image", "docker.healthchecks",
-             "docker.gpu_reservation", "api.health", "api.vram", "vram.baseline",
-             "security.auth", "security.env_file", "security.bind", "security.root", "voices.owner"]
+CHECK_IDS = [
+    "containers.count",
+    "containers.health",
+    "containers.orphans",
+    "images.dangling",
+    "env.drift",
+    "low_vram.agree",
+    "f5tts.cuda",
+    "docker.base_image",
+    "docker.healthchecks",
+    "docker.gpu_reservation",
+    "api.health",
+    "api.vram",
+    "vram.baseline",
+    "security.auth",
+    "security.env_file",
+    "security.bind",
+    "security.root",
+    "voices.owner",
+]
 
 
 def doctor(project, *args, api_url=None, snapshot=None, extra_env=None, api_key=ADMIN_KEY):
@@ -40,7 +56,9 @@ def test_healthy_stack_passes_every_check(project, healthy_api, gpu_snapshot):
     project.up()
     code, report, checks = doctor(project, api_url=healthy_api.url, snapshot=gpu_snapshot)
     assert list(checks) == CHECK_IDS
-    assert {c["status"] for c in report["checks"]} == {"pass"}, [c for c in report["checks"] if c["status"] != "pass"]
+    assert {c["status"] for c in report["checks"]} == {"pass"}, [
+        c for c in report["checks"] if c["status"] != "pass"
+    ]
     assert code == 0 and report["ok"] and report["summary"]["pass"] == len(CHECK_IDS)
     assert set(healthy_api.requests) == {"/health", "/admin/vram", "/voices"}
     for check in report["checks"]:
@@ -49,8 +67,13 @@ def test_healthy_stack_passes_every_check(project, healthy_api, gpu_snapshot):
 
 def test_healthy_table(project, healthy_api, gpu_snapshot):
     project.up()
-    env = {**project.cli_env(), "COLUMNS": "220", "AVOPS_API_URL": healthy_api.url,
-           "AVOPS_NVML_SNAPSHOT": str(gpu_snapshot), "AVOPS_API_KEY": ADMIN_KEY}
+    env = {
+        **project.cli_env(),
+        "COLUMNS": "220",
+        "AVOPS_API_URL": healthy_api.url,
+        "AVOPS_NVML_SNAPSHOT": str(gpu_snapshot),
+        "AVOPS_API_KEY": ADMIN_KEY,
+    }
     result = project.avops("doctor", env=env)
     assert result.returncode == 0, result.stdout
     assert "avops doctor: project" in result.stdout and f"{len(CHECK_IDS)} pass" in result.stdout
@@ -60,7 +83,9 @@ def test_this_host_without_gpu_or_api_skips_with_reasons(project):
     project.up()
     code, _, checks = doctor(project)
     assert code == 0
-    assert checks["f5tts.cuda"]["status"] == "skipped" and "no GPU" in checks["f5tts.cuda"]["reason"]
+    assert (
+        checks["f5tts.cuda"]["status"] == "skipped" and "no GPU" in checks["f5tts.cuda"]["reason"]
+    )
     for cid in ("api.health", "api.vram", "vram.baseline"):
         assert checks[cid]["status"] == "skipped" and "AVOPS_API_URL" in checks[cid]["reason"]
     assert checks["low_vram.agree"]["status"] == "pass"  # .env and container agree
@@ -69,18 +94,27 @@ def test_this_host_without_gpu_or_api_skips_with_reasons(project):
 def test_stack_not_running(project):
     code, _, checks = doctor(project)
     assert code == 1
-    assert checks["containers.count"]["status"] == "fail" and checks["containers.count"]["fix"] == "avops rebuild"
+    assert (
+        checks["containers.count"]["status"] == "fail"
+        and checks["containers.count"]["fix"] == "avops rebuild"
+    )
 
 
 def test_drifted_env(project, healthy_api, gpu_snapshot):
     project.up()
-    project.env_file.write_text(project.env_file.read_text().replace("LOW_VRAM=true", "LOW_VRAM=false"))
+    project.env_file.write_text(
+        project.env_file.read_text().replace("LOW_VRAM=true", "LOW_VRAM=false")
+    )
     code, _, checks = doctor(project, api_url=healthy_api.url, snapshot=gpu_snapshot)
     assert code == 1
     assert checks["env.drift"]["status"] == "fail" and "LOW_VRAM" in checks["env.drift"]["reason"]
     assert checks["env.drift"]["fix"] == "avops restart celery"
     low = checks["low_vram.agree"]
-    assert low["status"] == "fail" and ".env=false" in low["reason"] and "container=true" in low["reason"]
+    assert (
+        low["status"] == "fail"
+        and ".env=false" in low["reason"]
+        and "container=true" in low["reason"]
+    )
 
 
 def test_duplicate_container(project, healthy_api, gpu_snapshot):
@@ -88,7 +122,10 @@ def test_duplicate_container(project, healthy_api, gpu_snapshot):
     project.start_service("celery", number=2)
     code, _, checks = doctor(project, api_url=healthy_api.url, snapshot=gpu_snapshot)
     assert code == 1
-    assert checks["containers.count"]["status"] == "fail" and "celery has 2" in checks["containers.count"]["reason"]
+    assert (
+        checks["containers.count"]["status"] == "fail"
+        and "celery has 2" in checks["containers.count"]["reason"]
+    )
 
 
 def test_orphan_and_squatter(project):
@@ -99,7 +136,9 @@ def test_orphan_and_squatter(project):
     assert f"{project.name}-leftover" in checks["containers.orphans"]["reason"]
 
 
-@pytest.mark.parametrize("tag", ["12.1.0-cudnn8-runtime-ubuntu22.04", "11.8.0-cudnn8-runtime-ubuntu22.04"])
+@pytest.mark.parametrize(
+    "tag", ["12.1.0-cudnn8-runtime-ubuntu22.04", "11.8.0-cudnn8-runtime-ubuntu22.04"]
+)
 def test_deprecated_base_tag(project, tag):
     dockerfile = project.dir / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text().replace("12.4.1-cudnn9-runtime-ubuntu22.04", tag))
@@ -110,8 +149,12 @@ def test_deprecated_base_tag(project, tag):
 
 
 def test_build_arg_overrides_the_dockerfile_default(project):
-    edit_compose(project, lambda d: d["services"]["celery"]["build"].update(
-        args={"BASE_IMAGE": "nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04"}))
+    edit_compose(
+        project,
+        lambda d: d["services"]["celery"]["build"].update(
+            args={"BASE_IMAGE": "nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04"}
+        ),
+    )
     _, _, checks = doctor(project)
     assert checks["docker.base_image"]["status"] == "fail"
 
@@ -128,7 +171,10 @@ def test_missing_healthcheck(project, healthy_api, gpu_snapshot):
     project.up()
     code, _, checks = doctor(project, api_url=healthy_api.url, snapshot=gpu_snapshot)
     assert code == 1
-    assert checks["docker.healthchecks"]["status"] == "fail" and "celery" in checks["docker.healthchecks"]["reason"]
+    assert (
+        checks["docker.healthchecks"]["status"] == "fail"
+        and "celery" in checks["docker.healthchecks"]["reason"]
+    )
     assert checks["containers.health"]["status"] == "warn"
 
 
@@ -139,15 +185,33 @@ def test_missing_gpu_reservation(project):
     assert "capabilities: [gpu]" in checks["docker.gpu_reservation"]["fix"]
 
 
-@pytest.mark.parametrize("stats, age, expect", [
-    (vram_stats(low_vram=True, models=[dict(key="f5tts", device="cuda", size_mb=2300.0, parked=False, in_use=0,
-                                            last_used_s_ago=5.0)], allocated_mb=2300.0),
-     0.5, {"vram.baseline": "fail"}),
-    (vram_stats(low_vram=True, allocated_mb=900.0), 0.5, {"vram.baseline": "warn"}),
-    (vram_stats(low_vram=True), 300.0, {"api.vram": "warn"}),
-    (vram_stats(low_vram=True, device="cpu"), 0.5, {"f5tts.cuda": "fail"}),
-    (vram_stats(low_vram=False), 0.5, {"low_vram.agree": "fail", "vram.baseline": "skipped"}),
-])
+@pytest.mark.parametrize(
+    "stats, age, expect",
+    [
+        (
+            vram_stats(
+                low_vram=True,
+                models=[
+                    dict(
+                        key="f5tts",
+                        device="cuda",
+                        size_mb=2300.0,
+                        parked=False,
+                        in_use=0,
+                        last_used_s_ago=5.0,
+                    )
+                ],
+                allocated_mb=2300.0,
+            ),
+            0.5,
+            {"vram.baseline": "fail"},
+        ),
+        (vram_stats(low_vram=True, allocated_mb=900.0), 0.5, {"vram.baseline": "warn"}),
+        (vram_stats(low_vram=True), 300.0, {"api.vram": "warn"}),
+        (vram_stats(low_vram=True, device="cpu"), 0.5, {"f5tts.cuda": "fail"}),
+        (vram_stats(low_vram=False), 0.5, {"low_vram.agree": "fail", "vram.baseline": "skipped"}),
+    ],
+)
 def test_worker_reports(project, gpu_snapshot, stats, age, expect):
     project.up()
     with FakeApi(stats, age_seconds=age) as api:
@@ -160,7 +224,10 @@ def test_api_set_but_down(project, gpu_snapshot):
     project.up()
     code, _, checks = doctor(project, api_url="http://127.0.0.1:9", snapshot=gpu_snapshot)
     assert code == 1
-    assert checks["api.health"]["status"] == "fail" and "cannot reach" in checks["api.health"]["reason"]
+    assert (
+        checks["api.health"]["status"] == "fail"
+        and "cannot reach" in checks["api.health"]["reason"]
+    )
     assert checks["api.vram"]["status"] == "fail"
     assert checks["f5tts.cuda"]["status"] == "skipped"
 
@@ -192,8 +259,10 @@ def test_api_open_without_a_key_fails(project, gpu_snapshot):
 
 def test_admin_key_comes_from_env_file(project, gpu_snapshot):
     """No AVOPS_API_KEY: avops sends the first ADMIN_API_KEYS entry of .env as Bearer."""
-    project.env_file.write_text(project.env_file.read_text()
-                                + f"API_KEYS=client-key-0123456789abcdef\nADMIN_API_KEYS={ADMIN_KEY},second-admin-key-000000\n")
+    project.env_file.write_text(
+        project.env_file.read_text()
+        + f"API_KEYS=client-key-0123456789abcdef\nADMIN_API_KEYS={ADMIN_KEY},second-admin-key-000000\n"
+    )
     project.env_file.chmod(0o600)
     project.up()
     with FakeApi(vram_stats(low_vram=True), api_key=ADMIN_KEY) as api:
@@ -201,29 +270,42 @@ def test_admin_key_comes_from_env_file(project, gpu_snapshot):
         assert f"Bearer {ADMIN_KEY}" in api.authorization
         assert None in api.authorization  # the probe without a key
     assert checks["api.vram"]["status"] == "pass", checks["api.vram"]
-    assert checks["security.auth"]["status"] == "pass" and "401" in checks["security.auth"]["reason"]
+    assert (
+        checks["security.auth"]["status"] == "pass" and "401" in checks["security.auth"]["reason"]
+    )
     env_check = checks["security.env_file"]
     assert env_check["status"] == "pass" and "600" in env_check["reason"]
     assert code == 0
     # AVOPS_API_KEY wins over .env
     with FakeApi(vram_stats(low_vram=True), api_key="override-key-0123456789") as api:
-        _, _, checks = doctor(project, api_url=api.url, snapshot=gpu_snapshot, api_key="override-key-0123456789")
+        _, _, checks = doctor(
+            project, api_url=api.url, snapshot=gpu_snapshot, api_key="override-key-0123456789"
+        )
     assert checks["api.vram"]["status"] == "pass"
 
 
 def test_wrong_key_fails_the_vram_check(project, gpu_snapshot):
     project.up()
     with FakeApi(vram_stats(low_vram=True), api_key=ADMIN_KEY) as api:
-        code, _, checks = doctor(project, api_url=api.url, snapshot=gpu_snapshot, api_key="not-the-key-0123456789")
-    assert code == 1 and checks["api.vram"]["status"] == "fail" and "401" in checks["api.vram"]["reason"]
+        code, _, checks = doctor(
+            project, api_url=api.url, snapshot=gpu_snapshot, api_key="not-the-key-0123456789"
+        )
+    assert (
+        code == 1
+        and checks["api.vram"]["status"] == "fail"
+        and "401" in checks["api.vram"]["reason"]
+    )
 
 
-@pytest.mark.parametrize("keys, mode, expect", [
-    ("ADMIN_API_KEYS=k-0123456789abcdef\n", 0o644, "warn"),
-    ("API_KEYS=k-0123456789abcdef\n", 0o604, "warn"),
-    ("ADMIN_API_KEYS=k-0123456789abcdef\n", 0o640, "pass"),
-    ("API_KEYS=\nADMIN_API_KEYS=\n", 0o644, "pass"),  # world-readable but no keys in it
-])
+@pytest.mark.parametrize(
+    "keys, mode, expect",
+    [
+        ("ADMIN_API_KEYS=k-0123456789abcdef\n", 0o644, "warn"),
+        ("API_KEYS=k-0123456789abcdef\n", 0o604, "warn"),
+        ("ADMIN_API_KEYS=k-0123456789abcdef\n", 0o640, "pass"),
+        ("API_KEYS=\nADMIN_API_KEYS=\n", 0o644, "pass"),  # world-readable but no keys in it
+    ],
+)
 def test_env_file_mode(project, keys, mode, expect):
     project.env_file.write_text(project.env_file.read_text() + keys)
     project.env_file.chmod(mode)
@@ -231,23 +313,40 @@ def test_env_file_mode(project, keys, mode, expect):
     check = checks["security.env_file"]
     assert check["status"] == expect, check
     if expect == "warn":
-        assert "world-readable" in check["reason"] and check["fix"] == f"chmod 600 {project.env_file}"
+        assert (
+            "world-readable" in check["reason"] and check["fix"] == f"chmod 600 {project.env_file}"
+        )
         assert "k-0123456789abcdef" not in json.dumps(check)  # names the variable, never the value
 
 
-@pytest.mark.parametrize("bind, expect", [(None, "pass"), ("127.0.0.1", "pass"), ("::1", "pass"),
-                                          ("0.0.0.0", "warn"), ("192.168.1.20", "warn"), ("", "warn")])
+@pytest.mark.parametrize(
+    "bind, expect",
+    [
+        (None, "pass"),
+        ("127.0.0.1", "pass"),
+        ("::1", "pass"),
+        ("0.0.0.0", "warn"),
+        ("192.168.1.20", "warn"),
+        ("", "warn"),
+    ],
+)
 def test_public_bind(project, bind, expect):
     """The host_ip after interpolation of ${API_BIND_ADDRESS:-127.0.0.1} from .env."""
-    edit_compose(project, lambda d: d["services"]["redis"].update(
-        ports=["${API_BIND_ADDRESS:-127.0.0.1}:18005:8005"] if bind != "" else ["18005:8005"]))
+    edit_compose(
+        project,
+        lambda d: d["services"]["redis"].update(
+            ports=["${API_BIND_ADDRESS:-127.0.0.1}:18005:8005"] if bind != "" else ["18005:8005"]
+        ),
+    )
     if bind:
         project.env_file.write_text(project.env_file.read_text() + f"API_BIND_ADDRESS={bind}\n")
     _, _, checks = doctor(project)
     check = checks["security.bind"]
     assert check["status"] == expect, check
     if expect == "warn":
-        assert "public interface" in check["reason"] and "API_BIND_ADDRESS=127.0.0.1" in check["fix"]
+        assert (
+            "public interface" in check["reason"] and "API_BIND_ADDRESS=127.0.0.1" in check["fix"]
+        )
 
 
 def test_root_container_warns(project):
@@ -260,16 +359,37 @@ def test_root_container_warns(project):
     assert code == 0  # a warning does not fail the doctor
 
 
-@pytest.mark.parametrize("stats, age, check_id, fix", [
-    (vram_stats(low_vram=True), 300.0, "api.vram", "avops logs tts"),
-    (vram_stats(low_vram=True, models=[dict(key="f5tts", device="cuda", size_mb=2300.0, parked=False, in_use=0,
-                                            last_used_s_ago=5.0)], allocated_mb=2300.0),
-     0.5, "vram.baseline", "avops logs tts"),
-    (vram_stats(low_vram=True, allocated_mb=900.0), 0.5, "vram.baseline", "avops restart tts"),
-])
+@pytest.mark.parametrize(
+    "stats, age, check_id, fix",
+    [
+        (vram_stats(low_vram=True), 300.0, "api.vram", "avops logs tts"),
+        (
+            vram_stats(
+                low_vram=True,
+                models=[
+                    dict(
+                        key="f5tts",
+                        device="cuda",
+                        size_mb=2300.0,
+                        parked=False,
+                        in_use=0,
+                        last_used_s_ago=5.0,
+                    )
+                ],
+                allocated_mb=2300.0,
+            ),
+            0.5,
+            "vram.baseline",
+            "avops logs tts",
+        ),
+        (vram_stats(low_vram=True, allocated_mb=900.0), 0.5, "vram.baseline", "avops restart tts"),
+    ],
+)
 def test_fix_texts_name_the_worker_service(project, gpu_snapshot, stats, age, check_id, fix):
     """The worker is found by its GPU reservation when it is not called celery: fixes name it."""
     edit_compose(project, lambda d: d["services"].update(tts=d["services"].pop("celery")))
     with FakeApi(stats, age_seconds=age) as api:
         _, _, checks = doctor(project, api_url=api.url, snapshot=gpu_snapshot)
-    assert fix in checks[check_id]["fix"] and "celery" not in checks[check_id]["fix"], checks[check_id]
+    assert fix in checks[check_id]["fix"] and "celery" not in checks[check_id]["fix"], checks[
+        check_id
+    ]

@@ -11,7 +11,11 @@ from tests.doctor.conftest import ADMIN_KEY
 from tests.doctor.test_doctor import doctor
 from tests.gpu.apiserver import FakeApi, vram_stats
 
-OWNED = {"voice_id": "82f8f815-ac80-4415-8091-7ebf833912ca", "name": "ana", "owner": "0123456789abcdef"}
+OWNED = {
+    "voice_id": "82f8f815-ac80-4415-8091-7ebf833912ca",
+    "name": "ana",
+    "owner": "0123456789abcdef",
+}
 LEGACY = {"voice_id": "11111111-2222-4333-8444-555555555555", "name": "old one", "owner": None}
 
 
@@ -23,7 +27,10 @@ def test_unowned_voices_are_listed_with_the_fix(project):
     assert "1 voice(s) without an owner" in check["reason"]
     assert LEGACY["voice_id"] in check["reason"] and OWNED["voice_id"] not in check["reason"]
     assert "DELETE /voices/<voice_id>" in check["fix"] and '"owner"' in check["fix"]
-    assert "/voices" in api.requests and api.authorization[api.requests.index("/voices")] == f"Bearer {ADMIN_KEY}"
+    assert (
+        "/voices" in api.requests
+        and api.authorization[api.requests.index("/voices")] == f"Bearer {ADMIN_KEY}"
+    )
 
 
 def test_all_owned_passes_and_a_client_key_is_skipped(project):

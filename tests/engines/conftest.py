@@ -13,9 +13,21 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-ENGINE_ENV = ("LOW_VRAM", "F5TTS_DEVICE", "XTTS_DEVICE", "DEVICE_FALLBACK_TO_CPU", "VRAM_OFFLOAD",
-              "VRAM_RESERVE_MB", "VRAM_RELEASE_TIMEOUT_S", "MODELS_DIR", "F5TTS_CKPT_FILE",
-              "F5TTS_VOCAB_FILE", "F5TTS_MODEL_CONFIG", "VOCOS_DIR", "XTTS_MODEL_DIR")
+ENGINE_ENV = (
+    "LOW_VRAM",
+    "F5TTS_DEVICE",
+    "XTTS_DEVICE",
+    "DEVICE_FALLBACK_TO_CPU",
+    "VRAM_OFFLOAD",
+    "VRAM_RESERVE_MB",
+    "VRAM_RELEASE_TIMEOUT_S",
+    "MODELS_DIR",
+    "F5TTS_CKPT_FILE",
+    "F5TTS_VOCAB_FILE",
+    "F5TTS_MODEL_CONFIG",
+    "VOCOS_DIR",
+    "XTTS_MODEL_DIR",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -55,5 +67,6 @@ def make_settings(tiny_models):
 def ref_wav(tmp_path_factory):
     from engines.testing import write_test_wav
 
-    return write_test_wav(tmp_path_factory.mktemp("audio") / "ref.wav", seconds=2.0,
-                          sample_rate=22050)
+    return write_test_wav(
+        tmp_path_factory.mktemp("audio") / "ref.wav", seconds=2.0, sample_rate=22050
+    )

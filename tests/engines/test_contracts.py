@@ -22,15 +22,31 @@ from engines.vram import VramManager
 
 REPO = Path(__file__).resolve().parents[2]
 # Every module of avops that reads /admin/vram or /health answers.
-READERS = ("audiovoice_ops/commands/vram.py", "audiovoice_ops/core/apiclient.py",
-           *sorted(str(p.relative_to(REPO)) for p in (REPO / "audiovoice_ops/core/doctor").glob("*.py")))
+READERS = (
+    "audiovoice_ops/commands/vram.py",
+    "audiovoice_ops/core/apiclient.py",
+    *sorted(str(p.relative_to(REPO)) for p in (REPO / "audiovoice_ops/core/doctor").glob("*.py")),
+)
 # Names the readers give to contract objects, and the contract each holds.
-HOLDERS: dict[str, type[BaseModel]] = {"stats": VramStats, "resident": ResidentModel,
-                                        "published": VramResponse}
+HOLDERS: dict[str, type[BaseModel]] = {
+    "stats": VramStats,
+    "resident": ResidentModel,
+    "published": VramResponse,
+}
 # ``<result>.parsed`` of ApiClient.vram() / .health(), by the name of the result's attribute.
 PARSED = {"vram": VramResponse, "health": HealthResponse}
-HEAVY = ("torch", "numpy", "fastapi", "starlette", "redis", "celery", "httpx", "engines.vram",
-         "engines.settings", "pydantic_settings")
+HEAVY = (
+    "torch",
+    "numpy",
+    "fastapi",
+    "starlette",
+    "redis",
+    "celery",
+    "httpx",
+    "engines.vram",
+    "engines.settings",
+    "pydantic_settings",
+)
 
 
 def _model(annotation) -> type[BaseModel] | None:
@@ -74,21 +90,30 @@ def test_every_field_a_reader_uses_exists_in_the_contract(reader):
 
 def test_the_field_check_catches_a_key_nobody_writes():
     """The check above can fail: the keys the seed's reader used and no producer wrote."""
-    assert unknown_fields("stats.last_load\nsrc.stats.last_unload\nsrc.vram.parsed.vram.oops\n"
-                          "resident.size_mb\nresident.vram\nsrc.health.parsed.status\n") == [
-        "line 1: VramStats.last_load", "line 2: VramStats.last_unload", "line 3: VramStats.oops",
-        "line 5: ResidentModel.vram"]
+    assert unknown_fields(
+        "stats.last_load\nsrc.stats.last_unload\nsrc.vram.parsed.vram.oops\n"
+        "resident.size_mb\nresident.vram\nsrc.health.parsed.status\n"
+    ) == [
+        "line 1: VramStats.last_load",
+        "line 2: VramStats.last_unload",
+        "line 3: VramStats.oops",
+        "line 5: ResidentModel.vram",
+    ]
 
 
 @pytest.mark.parametrize("reader", READERS)
 def test_readers_hold_no_string_keys_of_the_stats(reader):
     """Readers go through the models (checked above), not ``stats.get("...")`` or ``["..."]``."""
     text = (REPO / reader).read_text()
-    keys = set(VramStats.model_fields) | set(ResidentModel.model_fields) | {"last_load", "last_unload"}
+    keys = (
+        set(VramStats.model_fields) | set(ResidentModel.model_fields) | {"last_load", "last_unload"}
+    )
     # words the readers also use for other things (a row label, ApiResult.error, the gpu frame)
     keys -= {"error", "device", "available", "key", "loads"}
     for key in sorted(keys):
-        assert f'"{key}"' not in text and f"'{key}'" not in text, f"{reader} reads {key!r} by string"
+        assert f'"{key}"' not in text and f"'{key}'" not in text, (
+            f"{reader} reads {key!r} by string"
+        )
 
 
 def test_producer_sets_every_field_it_declares():
@@ -106,15 +131,23 @@ def test_producer_sets_every_field_it_declares():
 
 def test_the_contracts_import_without_the_heavy_stack():
     """The CLI installs without extras: the contracts need pydantic only."""
-    code = ("import sys, engines.contracts; "
-            f"print([m for m in sys.modules if m.split('.')[0] in {HEAVY!r} or m in {HEAVY!r}])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    code = (
+        "import sys, engines.contracts; "
+        f"print([m for m in sys.modules if m.split('.')[0] in {HEAVY!r} or m in {HEAVY!r}])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
     assert out.stdout.strip() == "[]", out.stdout
 
 
 def test_the_cli_start_up_does_not_import_the_contracts():
     """avops reads them on first use (ApiClient.vram/health), never at start-up."""
-    code = ("import sys, audiovoice_ops.app, audiovoice_ops.core.apiclient, audiovoice_ops.core.doctor; "
-            "print('engines.contracts' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    code = (
+        "import sys, audiovoice_ops.app, audiovoice_ops.core.apiclient, audiovoice_ops.core.doctor; "
+        "print('engines.contracts' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
     assert out.stdout.strip() == "False", out.stderr

@@ -10,12 +10,20 @@ from engines.errors import DeviceUnavailableError, EngineConfigError, SynthesisE
 from engines.profiles import PROFILES, get_profile, profile_names
 
 
-@pytest.mark.parametrize("requested,fallback,cuda,expected", [
-    ("auto", True, True, "cuda"), ("auto", True, False, "cpu"),
-    ("auto", False, False, "cpu"), ("cuda", True, True, "cuda"),
-    ("cuda", True, False, "cpu"), ("cuda:0", False, True, "cuda"),
-    ("cpu", True, True, "cpu"), ("cpu", False, False, "cpu"), ("CPU", False, True, "cpu"),
-])
+@pytest.mark.parametrize(
+    "requested,fallback,cuda,expected",
+    [
+        ("auto", True, True, "cuda"),
+        ("auto", True, False, "cpu"),
+        ("auto", False, False, "cpu"),
+        ("cuda", True, True, "cuda"),
+        ("cuda", True, False, "cpu"),
+        ("cuda:0", False, True, "cuda"),
+        ("cpu", True, True, "cpu"),
+        ("cpu", False, False, "cpu"),
+        ("CPU", False, True, "cpu"),
+    ],
+)
 def test_select_device_matrix(requested, fallback, cuda, expected):
     assert select_device(requested, fallback, cuda_available=cuda) == expected
 
@@ -38,7 +46,10 @@ def test_invalid_device_request():
 
 def test_profiles():
     assert {n: PROFILES[n].nfe_step for n in profile_names("f5tts")} == {
-        "f5tts_fast": 16, "f5tts_balanced": 32, "f5tts_quality": 64}
+        "f5tts_fast": 16,
+        "f5tts_balanced": 32,
+        "f5tts_quality": 64,
+    }
     assert set(profile_names("xtts")) == {"xtts_fast", "xtts_balanced", "xtts_quality"}
     assert get_profile(None, "xtts").name == "xtts_balanced"
     with pytest.raises(SynthesisError, match="accepted: f5tts_fast"):
@@ -48,17 +59,29 @@ def test_profiles():
 
 
 def test_cuda_check_json_cli():
-    proc = subprocess.run([sys.executable, "-m", "engines.cuda_check", "--json"],
-                          capture_output=True, text=True, timeout=120,
-                          cwd=Path(__file__).resolve().parents[2])
+    proc = subprocess.run(
+        [sys.executable, "-m", "engines.cuda_check", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     import torch
 
     assert report["available"] is torch.cuda.is_available()
     assert report["torch_version"] == torch.__version__
-    for key in ("device_name", "compute_capability", "total_vram_mb", "free_vram_mb",
-                "cuda_version", "cudnn_version", "recommend_low_vram", "fp16_recommended"):
+    for key in (
+        "device_name",
+        "compute_capability",
+        "total_vram_mb",
+        "free_vram_mb",
+        "cuda_version",
+        "cudnn_version",
+        "recommend_low_vram",
+        "fp16_recommended",
+    ):
         assert key in report
 
 

@@ -18,6 +18,7 @@ def engine_for(make_settings):
     def make(name, **overrides):
         settings = make_settings(**overrides)
         return get_engine(name, settings=settings, vram_manager=VramManager(settings))
+
     return make
 
 
@@ -101,8 +102,12 @@ def test_bad_reference_audio(engine_for, tmp_path, name):
     sf.write(short, np.full(2205, 0.1, dtype=np.float32), 22050)
     silent = tmp_path / "silent.flac"
     sf.write(silent, np.zeros(44100, dtype=np.float32), 22050)
-    cases = {garbage: "not decodable", short: "at least", silent: "silent",
-             tmp_path / "missing.wav": "not found"}
+    cases = {
+        garbage: "not decodable",
+        short: "at least",
+        silent: "silent",
+        tmp_path / "missing.wav": "not found",
+    }
     for path, fragment in cases.items():
         with pytest.raises(ReferenceAudioError, match=fragment):
             engine.prepare_voice(path, ref_text="reference.")
@@ -139,6 +144,12 @@ def test_engines_follow_the_protocol(engine_for):
 def test_build_tiny_models_env(tiny_models):
     from pathlib import Path
 
-    assert set(tiny_models) == {"F5TTS_CKPT_FILE", "F5TTS_VOCAB_FILE", "F5TTS_MODEL_CONFIG",
-                                "VOCOS_DIR", "XTTS_MODEL_DIR", "MODELS_DIR"}
+    assert set(tiny_models) == {
+        "F5TTS_CKPT_FILE",
+        "F5TTS_VOCAB_FILE",
+        "F5TTS_MODEL_CONFIG",
+        "VOCOS_DIR",
+        "XTTS_MODEL_DIR",
+        "MODELS_DIR",
+    }
     assert all(Path(p).exists() for p in tiny_models.values())

@@ -11,8 +11,10 @@ from engines.vram import VramManager
 
 pytestmark = [
     pytest.mark.gpu,
-    pytest.mark.skipif(not torch.cuda.is_available(),
-                       reason="needs CUDA: torch.cuda.is_available() is False on this host"),
+    pytest.mark.skipif(
+        not torch.cuda.is_available(),
+        reason="needs CUDA: torch.cuda.is_available() is False on this host",
+    ),
 ]
 
 MIB = 2**20
@@ -50,8 +52,13 @@ def test_swap_back_from_host_ram_is_on_cuda():
 
 @pytest.mark.parametrize("name", ["f5tts", "xtts"])
 def test_engine_runs_on_cuda(make_settings, ref_wav, name):
-    settings = make_settings(low_vram=True, vram_offload="none", f5tts_device="cuda",
-                             xtts_device="cuda", device_fallback_to_cpu=False)
+    settings = make_settings(
+        low_vram=True,
+        vram_offload="none",
+        f5tts_device="cuda",
+        xtts_device="cuda",
+        device_fallback_to_cpu=False,
+    )
     gc.collect()
     torch.cuda.empty_cache()
     baseline = torch.cuda.memory_allocated()

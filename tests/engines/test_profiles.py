@@ -26,15 +26,30 @@ def test_every_profile_value():
 
 def test_defaults_of_the_dataclasses():
     f5 = F5Profile("x", nfe_step=8)
-    assert (f5.cfg_strength, f5.sway_sampling_coef, f5.speed, f5.engine) == (2.0, -1.0, 1.0, "f5tts")
+    assert (f5.cfg_strength, f5.sway_sampling_coef, f5.speed, f5.engine) == (
+        2.0,
+        -1.0,
+        1.0,
+        "f5tts",
+    )
     xtts = XttsProfile("y", temperature=0.5, top_p=0.5, top_k=5)
     assert (xtts.repetition_penalty, xtts.length_penalty, xtts.speed, xtts.engine) == (
-        10.0, 1.0, 1.0, "xtts")
+        10.0,
+        1.0,
+        1.0,
+        "xtts",
+    )
 
 
 def test_profile_names_in_order():
-    assert profile_names() == ["f5tts_fast", "f5tts_balanced", "f5tts_quality",
-                               "xtts_fast", "xtts_balanced", "xtts_quality"]
+    assert profile_names() == [
+        "f5tts_fast",
+        "f5tts_balanced",
+        "f5tts_quality",
+        "xtts_fast",
+        "xtts_balanced",
+        "xtts_quality",
+    ]
     assert profile_names("f5tts") == ["f5tts_fast", "f5tts_balanced", "f5tts_quality"]
     assert profile_names("xtts") == ["xtts_fast", "xtts_balanced", "xtts_quality"]
     assert profile_names("bark") == []
@@ -51,15 +66,30 @@ def test_lookup_with_and_without_engine():
     assert get_profile("f5tts_fast", "f5tts") is PROFILES["f5tts_fast"]
 
 
-@pytest.mark.parametrize("name,engine,message", [
-    (None, None, "profile: a name is required when no engine is given"),
-    ("ultra", None, "profile: unknown profile 'ultra' for engine any; accepted: f5tts_fast, "
-                    "f5tts_balanced, f5tts_quality, xtts_fast, xtts_balanced, xtts_quality"),
-    ("xtts_fast", "f5tts", "profile: unknown profile 'xtts_fast' for engine f5tts; accepted: "
-                           "f5tts_fast, f5tts_balanced, f5tts_quality"),
-    ("f5tts_fast", "xtts", "profile: unknown profile 'f5tts_fast' for engine xtts; accepted: "
-                           "xtts_fast, xtts_balanced, xtts_quality"),
-])
+@pytest.mark.parametrize(
+    "name,engine,message",
+    [
+        (None, None, "profile: a name is required when no engine is given"),
+        (
+            "ultra",
+            None,
+            "profile: unknown profile 'ultra' for engine any; accepted: f5tts_fast, "
+            "f5tts_balanced, f5tts_quality, xtts_fast, xtts_balanced, xtts_quality",
+        ),
+        (
+            "xtts_fast",
+            "f5tts",
+            "profile: unknown profile 'xtts_fast' for engine f5tts; accepted: "
+            "f5tts_fast, f5tts_balanced, f5tts_quality",
+        ),
+        (
+            "f5tts_fast",
+            "xtts",
+            "profile: unknown profile 'f5tts_fast' for engine xtts; accepted: "
+            "xtts_fast, xtts_balanced, xtts_quality",
+        ),
+    ],
+)
 def test_lookup_errors(name, engine, message):
     with pytest.raises(SynthesisError) as info:
         get_profile(name, engine)

@@ -20,8 +20,11 @@ def test_f5_model_load_prints_nothing(make_settings, capfd, caplog):
     assert "vocab" not in out + err and "model :" not in out + err
     debug = [r for r in caplog.records if r.name == "engines.f5tts" and r.levelno == logging.DEBUG]
     assert any("vocab :" in r.getMessage() for r in debug)
-    assert not [r for r in caplog.records if r.name == "engines.f5tts" and "vocab" in r.getMessage()
-                and r.levelno > logging.DEBUG]
+    assert not [
+        r
+        for r in caplog.records
+        if r.name == "engines.f5tts" and "vocab" in r.getMessage() and r.levelno > logging.DEBUG
+    ]
 
 
 def test_library_output_lines_become_debug_records(caplog):
@@ -34,8 +37,13 @@ def test_library_output_lines_become_debug_records(caplog):
             sys.stderr.write("progress 10%\rprogress 100%\n")
             print("unterminated", end="")
     messages = [r.getMessage() for r in caplog.records]
-    assert messages == ["[stdout] first line", "[stdout] second line", "[stderr] progress 10%",
-                        "[stderr] progress 100%", "[stdout] unterminated"]
+    assert messages == [
+        "[stdout] first line",
+        "[stdout] second line",
+        "[stderr] progress 10%",
+        "[stderr] progress 100%",
+        "[stdout] unterminated",
+    ]
     assert all(r.levelno == logging.DEBUG for r in caplog.records)
 
 

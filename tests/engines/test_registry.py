@@ -39,9 +39,11 @@ def engines(tiny_models, ref_wav):
 
 def test_the_registry_imports_without_torch():
     """The API reads engine names, profiles and needs from it without the ML stack."""
-    code = ("import sys, engines.registry, service.settings, service.validation; "
-            "print([m for m in ('torch', 'numpy', 'f5_tts', 'TTS', 'engines.f5tts', 'engines.xtts') "
-            "if m in sys.modules])")
+    code = (
+        "import sys, engines.registry, service.settings, service.validation; "
+        "print([m for m in ('torch', 'numpy', 'f5_tts', 'TTS', 'engines.f5tts', 'engines.xtts') "
+        "if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
@@ -97,15 +99,21 @@ def test_another_engines_voice_is_a_typed_error(engines, owner, user):
 
 def test_an_engines_own_voice_still_synthesizes(engines):
     engine, voice = engines["xtts"]
-    assert engine.synthesize("Hello world.", voice, language="en", profile="xtts_fast").duration_s > 0
+    assert (
+        engine.synthesize("Hello world.", voice, language="en", profile="xtts_fast").duration_s > 0
+    )
 
 
 def test_get_engine_refuses_settings_the_process_manager_was_not_built_with(make_settings):
     normal, low = make_settings(low_vram="false"), make_settings(low_vram="true")
     manager = get_vram_manager(normal)
     assert get_engine("xtts", settings=normal).vram is manager  # same settings: shared
-    assert get_engine("xtts", settings=make_settings(low_vram="false")).vram is manager  # equal ones too
-    with pytest.raises(EngineConfigError, match="LOW_VRAM=False but the engine's settings say LOW_VRAM=True"):
+    assert (
+        get_engine("xtts", settings=make_settings(low_vram="false")).vram is manager
+    )  # equal ones too
+    with pytest.raises(
+        EngineConfigError, match="LOW_VRAM=False but the engine's settings say LOW_VRAM=True"
+    ):
         get_engine("xtts", settings=low)
     assert get_vram_manager() is manager  # the refusal changed nothing
 

@@ -14,8 +14,13 @@ from engines.segmenter import check_text, split_text
 from engines.vram import VramManager
 
 # Longer than one window of either engine (XTTS: 250 characters for en), so several segments.
-TEXT = " ".join(["The first sentence is here. A second one follows it. The third sentence is a "
-                 "little longer than the others. And a fourth ends the paragraph."] * 3)
+TEXT = " ".join(
+    [
+        "The first sentence is here. A second one follows it. The third sentence is a "
+        "little longer than the others. And a fourth ends the paragraph."
+    ]
+    * 3
+)
 REF_TEXT = "this is the reference clip."
 
 
@@ -25,14 +30,21 @@ def engines(tiny_models, ref_wav):
     from engines import get_engine
     from engines.settings import load_settings
 
-    settings = load_settings(**{k.lower(): v for k, v in tiny_models.items()}, low_vram=True,
-                             f5tts_device="cpu", xtts_device="cpu")
+    settings = load_settings(
+        **{k.lower(): v for k, v in tiny_models.items()},
+        low_vram=True,
+        f5tts_device="cpu",
+        xtts_device="cpu",
+    )
     built = {}
     for name in ("xtts", "f5tts"):
         manager = VramManager(settings)
         engine = get_engine(name, settings=settings, vram_manager=manager)
-        built[name] = (engine, engine.prepare_voice(ref_wav, ref_text=REF_TEXT, language="en"),
-                       manager)
+        built[name] = (
+            engine,
+            engine.prepare_voice(ref_wav, ref_text=REF_TEXT, language="en"),
+            manager,
+        )
     return built
 
 
@@ -51,8 +63,12 @@ def test_pieces_concatenate_to_the_join():
 def test_segments_stream_in_order_and_join_to_the_result(engines, name):
     engine, voice, _ = engines[name]
     got = []
-    result = engine.synthesize(TEXT, voice, language="en",
-                               on_segment=lambda i, n, samples, sr: got.append((i, n, samples, sr)))
+    result = engine.synthesize(
+        TEXT,
+        voice,
+        language="en",
+        on_segment=lambda i, n, samples, sr: got.append((i, n, samples, sr)),
+    )
     assert len(got) >= 2, "a text past the window should make several segments"
     assert [i for i, *_ in got] == list(range(len(got)))
     assert {n for _, n, _, _ in got} == {len(got)}
@@ -76,8 +92,9 @@ def test_a_raising_sink_stops_after_that_segment(engines, name):
 
     def residency():
         stats = manager.stats()
-        return stats["unloads"], [(m["key"], m["device"], m["parked"], m["in_use"])
-                                  for m in stats["resident_models"]]
+        return stats["unloads"], [
+            (m["key"], m["device"], m["parked"], m["in_use"]) for m in stats["resident_models"]
+        ]
 
     before = residency()
     engine.synthesize("One finished job.", voice, language="en")
@@ -103,9 +120,9 @@ def test_speed_reaches_the_engine(engines, name):
 # --------------------------------------------------------------------------- short first segment
 
 
-
 def test_a_stream_starts_with_the_first_sentence_alone():
     text = "Hi there. " + "This sentence and the next ones fit one window together. " * 4
+
     def fits(s: str) -> bool:
         return len(s) <= 400
 
@@ -114,7 +131,9 @@ def test_a_stream_starts_with_the_first_sentence_alone():
     assert [s.text for s in streamed][0] == "Hi there."
     assert len(streamed) == 2
     # an opening ellipsis is not a sentence of its own
-    assert split_text("... and then it began. Next.", fits, short_first=True)[0].text.startswith("...")
+    assert split_text("... and then it began. Next.", fits, short_first=True)[0].text.startswith(
+        "..."
+    )
 
 
 @given(text=st.text(st.sampled_from("ab .!?\n,é。"), max_size=300), window=st.integers(4, 60))

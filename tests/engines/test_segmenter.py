@@ -21,7 +21,7 @@ def byte_limit(n):
 
 
 def texts(spans_text, segments):
-    return [spans_text[s.start:s.end] for s in segments]
+    return [spans_text[s.start : s.end] for s in segments]
 
 
 def assert_contract(text, segments, fits):
@@ -29,8 +29,8 @@ def assert_contract(text, segments, fits):
     pos = 0
     for seg in segments:
         assert seg.start < seg.end
-        assert text[pos:seg.start].strip() == "", "non-whitespace text fell between segments"
-        span = text[seg.start:seg.end]
+        assert text[pos : seg.start].strip() == "", "non-whitespace text fell between segments"
+        span = text[seg.start : seg.end]
         assert span == span.strip()
         assert seg.text == collapse(span)
         assert fits(seg.text)
@@ -42,17 +42,26 @@ def assert_contract(text, segments, fits):
 def test_sentences_first_then_packed():
     text = "One two three. Four five six! Seven eight nine? Ten."
     assert [s.text for s in split_text(text, char_limit(14))] == [
-        "One two three.", "Four five six!", "Seven eight", "nine? Ten."]
+        "One two three.",
+        "Four five six!",
+        "Seven eight",
+        "nine? Ten.",
+    ]
     # Short sentences are packed together up to the limit.
     assert [s.text for s in split_text(text, char_limit(29))] == [
-        "One two three. Four five six!", "Seven eight nine? Ten."]
+        "One two three. Four five six!",
+        "Seven eight nine? Ten.",
+    ]
     assert [s.text for s in split_text(text, char_limit(1000))] == [text]
 
 
 def test_clauses_before_words():
     text = "alpha beta, gamma delta; epsilon zeta"
     assert [s.text for s in split_text(text, char_limit(12))] == [
-        "alpha beta,", "gamma delta;", "epsilon zeta"]
+        "alpha beta,",
+        "gamma delta;",
+        "epsilon zeta",
+    ]
 
 
 def test_words_then_hard_cut():
@@ -62,7 +71,10 @@ def test_words_then_hard_cut():
 
 def test_full_width_punctuation_needs_no_space():
     text = "今日は晴れです。明日は雨です。"
-    assert [s.text for s in split_text(text, char_limit(8))] == ["今日は晴れです。", "明日は雨です。"]
+    assert [s.text for s in split_text(text, char_limit(8))] == [
+        "今日は晴れです。",
+        "明日は雨です。",
+    ]
 
 
 def test_line_breaks_are_sentence_breaks_and_whitespace_collapses():
@@ -73,12 +85,14 @@ def test_line_breaks_are_sentence_breaks_and_whitespace_collapses():
 
 
 def test_hard_cut_keeps_grapheme_clusters():
-    family = "\U0001F468\u200D\U0001F469\u200D\U0001F467"  # one cluster, 5 code points
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # one cluster, 5 code points
     text = "x" + family * 3
     segments = split_text(text, char_limit(6))
     assert [s.text for s in segments] == ["x" + family, family, family]
     # A cluster longer than the limit is cut at code points rather than failing.
-    assert "".join(s.text for s in split_text("e" + "\u0301" * 9, char_limit(4))) == "e" + "\u0301" * 9
+    assert (
+        "".join(s.text for s in split_text("e" + "\u0301" * 9, char_limit(4))) == "e" + "\u0301" * 9
+    )
 
 
 def test_unfittable_character_fails_with_reason():
@@ -86,13 +100,19 @@ def test_unfittable_character_fails_with_reason():
         split_text("ab\u00e9", byte_limit(1), "1 byte")
 
 
-@pytest.mark.parametrize("text,fragment", [
-    ("", "empty text"), ("   \n\t", "empty text"), (None, "empty text"),
-    ("\ud800abc", "lone surrogate U+D800 at character 0"),
-    ("ok \udfff", "lone surrogate U+DFFF at character 3"),
-    ("\U0001F600" * 50, "nothing to speak"), ("?!... ,;", "nothing to speak"),
-    ("\u2605\u2605 -- \U0001F44D", "nothing to speak"),
-])
+@pytest.mark.parametrize(
+    "text,fragment",
+    [
+        ("", "empty text"),
+        ("   \n\t", "empty text"),
+        (None, "empty text"),
+        ("\ud800abc", "lone surrogate U+D800 at character 0"),
+        ("ok \udfff", "lone surrogate U+DFFF at character 3"),
+        ("\U0001f600" * 50, "nothing to speak"),
+        ("?!... ,;", "nothing to speak"),
+        ("\u2605\u2605 -- \U0001f44d", "nothing to speak"),
+    ],
+)
 def test_rejected_text(text, fragment):
     with pytest.raises(SynthesisError, match=re.escape(fragment)):
         check_text(text)
@@ -114,19 +134,33 @@ def test_long_text_is_fast():
 
 
 # Text built from the characters that drive the rules, plus anything else Unicode has.
-RULE_CHARS = list(" \n\t.!?…,;:—。！？，、\"'”)") + ["a", "Z", "7", "é", "\u0301", "\u200d",
-                                                   "\U0001F600", "語", "\u00a0"]
+RULE_CHARS = list(" \n\t.!?…,;:—。！？，、\"'”)") + [
+    "a",
+    "Z",
+    "7",
+    "é",
+    "\u0301",
+    "\u200d",
+    "\U0001f600",
+    "語",
+    "\u00a0",
+]
 any_text = st.one_of(
     st.text(st.sampled_from(RULE_CHARS), max_size=400),
     st.text(st.characters(blacklist_categories=("Cs",)), max_size=300),
-    st.lists(st.sampled_from(["Hello there.", "word", " ", "\n", ", ", "! ", "x" * 30, "🙂"]),
-             max_size=60).map("".join),
+    st.lists(
+        st.sampled_from(["Hello there.", "word", " ", "\n", ", ", "! ", "x" * 30, "🙂"]),
+        max_size=60,
+    ).map("".join),
 )
 
 
 @settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
-@given(text=any_text, limit=st.integers(min_value=1, max_value=80),
-       measure=st.sampled_from(["chars", "bytes"]))
+@given(
+    text=any_text,
+    limit=st.integers(min_value=1, max_value=80),
+    measure=st.sampled_from(["chars", "bytes"]),
+)
 def test_every_character_in_exactly_one_fitting_segment(text, limit, measure):
     fits = char_limit(limit) if measure == "chars" else byte_limit(max(limit, 4))
     if not any(unicodedata.category(ch)[0] in "LN" for ch in text):
@@ -151,7 +185,9 @@ def test_f5_segments_fit_its_frame_cap(text, ref_seconds, ref_chars):
     try:
         segments = split_text(text, window.fits, window.describe())
     except SynthesisError as exc:
-        assert re.search(r"nothing to (speak|synthesize)|cannot be spoken within F5-TTS.s window", str(exc))
+        assert re.search(
+            r"nothing to (speak|synthesize)|cannot be spoken within F5-TTS.s window", str(exc)
+        )
         return
     assert_contract(text, segments, window.fits)
     assert all(window.frames(s.text) <= 8192 for s in segments)
@@ -180,10 +216,15 @@ def xtts_tokenizer_model(tiny_models):
 
 
 @settings(max_examples=60, deadline=5000, suppress_health_check=[HealthCheck.too_slow])
-@given(text=st.one_of(any_text, st.lists(st.sampled_from(["12345", "3.5", "$7", "Dr.", "word",
-                                                           " ", ", ", "1st"]), max_size=200)
-                      .map("".join)),
-       lang=st.sampled_from(["en", "pt", "de"]))
+@given(
+    text=st.one_of(
+        any_text,
+        st.lists(
+            st.sampled_from(["12345", "3.5", "$7", "Dr.", "word", " ", ", ", "1st"]), max_size=200
+        ).map("".join),
+    ),
+    lang=st.sampled_from(["en", "pt", "de"]),
+)
 def test_xtts_segments_fit_chars_and_tokens(xtts_tokenizer_model, text, lang):
     """Any text (numbers expand to many tokens): within the character limit and the token cap."""
     from engines.xtts import xtts_window

@@ -10,10 +10,21 @@ from engines.settings import load_settings
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("raw,expected", [
-    ("true", True), ("TRUE", True), ("1", True), ("yes", True), ("On", True),
-    ("false", False), ("0", False), ("No", False), ("off", False), (" true ", True),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("true", True),
+        ("TRUE", True),
+        ("1", True),
+        ("yes", True),
+        ("On", True),
+        ("false", False),
+        ("0", False),
+        ("No", False),
+        ("off", False),
+        (" true ", True),
+    ],
+)
 def test_low_vram_spellings(monkeypatch, raw, expected):
     monkeypatch.setenv("LOW_VRAM", raw)
     settings = load_settings()
@@ -23,21 +34,29 @@ def test_low_vram_spellings(monkeypatch, raw, expected):
 
 def test_defaults():
     s = load_settings()
-    assert (s.low_vram, s.f5tts_device, s.xtts_device, s.device_fallback_to_cpu) == (False, "auto", "auto", True)
+    assert (s.low_vram, s.f5tts_device, s.xtts_device, s.device_fallback_to_cpu) == (
+        False,
+        "auto",
+        "auto",
+        True,
+    )
     assert (s.vram_offload, s.vram_reserve_mb) == ("cpu", 512)
     assert s.raw("low_vram") == "NOT_SET"
     assert s.xtts_dir == s.models_dir / "xtts"
 
 
-@pytest.mark.parametrize("var,value,fragment", [
-    ("LOW_VRAM", "maybe", "accepted (case-insensitive): true/1/yes/on/false/0/no/off"),
-    ("DEVICE_FALLBACK_TO_CPU", "sometimes", "accepted"),
-    ("F5TTS_DEVICE", "gpu", "'auto', 'cuda' or 'cpu'"),
-    ("XTTS_DEVICE", "tpu", "'auto', 'cuda' or 'cpu'"),
-    ("VRAM_OFFLOAD", "disk", "'cpu' or 'none'"),
-    ("VRAM_RESERVE_MB", "-5", "greater than or equal to 0"),
-    ("VRAM_RESERVE_MB", "lots", "valid integer"),
-])
+@pytest.mark.parametrize(
+    "var,value,fragment",
+    [
+        ("LOW_VRAM", "maybe", "accepted (case-insensitive): true/1/yes/on/false/0/no/off"),
+        ("DEVICE_FALLBACK_TO_CPU", "sometimes", "accepted"),
+        ("F5TTS_DEVICE", "gpu", "'auto', 'cuda' or 'cpu'"),
+        ("XTTS_DEVICE", "tpu", "'auto', 'cuda' or 'cpu'"),
+        ("VRAM_OFFLOAD", "disk", "'cpu' or 'none'"),
+        ("VRAM_RESERVE_MB", "-5", "greater than or equal to 0"),
+        ("VRAM_RESERVE_MB", "lots", "valid integer"),
+    ],
+)
 def test_invalid_settings_name_the_variable(monkeypatch, var, value, fragment):
     monkeypatch.setenv(var, value)
     with pytest.raises(EngineConfigError) as info:
@@ -67,10 +86,12 @@ def test_startup_log_line(monkeypatch, caplog):
 
 
 def test_import_engines_does_not_import_torch():
-    code = ("import sys, engines, engines.settings, engines.profiles, engines.errors;"
-            "engines.load_settings(); engines.get_profile('f5tts_fast');"
-            "heavy = [m for m in ('torch', 'f5_tts', 'TTS', 'torchaudio') if m in sys.modules];"
-            "print(heavy); sys.exit(1 if heavy else 0)")
+    code = (
+        "import sys, engines, engines.settings, engines.profiles, engines.errors;"
+        "engines.load_settings(); engines.get_profile('f5tts_fast');"
+        "heavy = [m for m in ('torch', 'f5_tts', 'TTS', 'torchaudio') if m in sys.modules];"
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -79,8 +100,13 @@ def test_import_engines_does_not_import_torch():
 def test_every_default():
     s = load_settings()
     assert (s.vram_release_timeout_s, s.models_dir) == (5.0, Path("/app/models"))
-    assert (s.f5tts_ckpt_file, s.f5tts_vocab_file, s.f5tts_model_config, s.vocos_dir,
-            s.xtts_model_dir) == (None, None, None, None, None)
+    assert (
+        s.f5tts_ckpt_file,
+        s.f5tts_vocab_file,
+        s.f5tts_model_config,
+        s.vocos_dir,
+        s.xtts_model_dir,
+    ) == (None, None, None, None, None)
     assert s.xtts_dir == Path("/app/models/xtts")
 
 
@@ -90,8 +116,10 @@ def test_xtts_model_dir_wins_over_models_dir():
     assert load_settings(models_dir="/m").xtts_dir == Path("/m/xtts")
 
 
-@pytest.mark.parametrize("field", ["f5tts_ckpt_file", "f5tts_vocab_file", "f5tts_model_config",
-                                   "vocos_dir", "xtts_model_dir"])
+@pytest.mark.parametrize(
+    "field",
+    ["f5tts_ckpt_file", "f5tts_vocab_file", "f5tts_model_config", "vocos_dir", "xtts_model_dir"],
+)
 def test_empty_path_settings_are_unset(monkeypatch, field):
     monkeypatch.setenv(field.upper(), "  ")
     assert getattr(load_settings(), field) is None
@@ -120,8 +148,10 @@ def test_overrides_win_and_are_kept_raw(monkeypatch):
     assert s.raw("xtts_device") == "NOT_SET"
 
 
-@pytest.mark.parametrize("value,expected", [(True, True), (False, False), (1, True), (0, False),
-                                            ("YES", True), ("Off", False)])
+@pytest.mark.parametrize(
+    "value,expected",
+    [(True, True), (False, False), (1, True), (0, False), ("YES", True), ("Off", False)],
+)
 def test_parse_bool_values(value, expected):
     from engines.settings import parse_bool
 
@@ -134,22 +164,34 @@ def test_parse_bool_message():
     assert ACCEPTED_BOOLS == "true/1/yes/on/false/0/no/off"
     with pytest.raises(ValueError) as info:
         parse_bool("maybe")
-    assert str(info.value) == ("invalid value 'maybe'; accepted (case-insensitive): "
-                               "true/1/yes/on/false/0/no/off")
+    assert str(info.value) == (
+        "invalid value 'maybe'; accepted (case-insensitive): true/1/yes/on/false/0/no/off"
+    )
 
 
-@pytest.mark.parametrize("overrides,message", [
-    ({"low_vram": "maybe"},
-     "LOW_VRAM: invalid value 'maybe'; accepted (case-insensitive): true/1/yes/on/false/0/no/off"),
-    ({"vram_reserve_mb": "lots"},
-     "VRAM_RESERVE_MB: Input should be a valid integer, unable to parse string as an integer "
-     "(got 'lots')"),
-    ({"vram_release_timeout_s": -1},
-     "VRAM_RELEASE_TIMEOUT_S: Input should be greater than or equal to 0 (got -1)"),
-    ({"f5tts_device": "gpu", "vram_offload": "disk"},
-     "F5TTS_DEVICE: Input should be 'auto', 'cuda' or 'cpu' (got 'gpu') (+1 more)"),
-    ({"xtts_device": None}, "XTTS_DEVICE: Input should be 'auto', 'cuda' or 'cpu' (got None)"),
-])
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (
+            {"low_vram": "maybe"},
+            "LOW_VRAM: invalid value 'maybe'; accepted (case-insensitive): true/1/yes/on/false/0/no/off",
+        ),
+        (
+            {"vram_reserve_mb": "lots"},
+            "VRAM_RESERVE_MB: Input should be a valid integer, unable to parse string as an integer "
+            "(got 'lots')",
+        ),
+        (
+            {"vram_release_timeout_s": -1},
+            "VRAM_RELEASE_TIMEOUT_S: Input should be greater than or equal to 0 (got -1)",
+        ),
+        (
+            {"f5tts_device": "gpu", "vram_offload": "disk"},
+            "F5TTS_DEVICE: Input should be 'auto', 'cuda' or 'cpu' (got 'gpu') (+1 more)",
+        ),
+        ({"xtts_device": None}, "XTTS_DEVICE: Input should be 'auto', 'cuda' or 'cpu' (got None)"),
+    ],
+)
 def test_one_line_messages_exactly(overrides, message):
     with pytest.raises(EngineConfigError) as info:
         load_settings(**overrides)
@@ -178,20 +220,35 @@ def test_one_line_without_a_location_or_with_a_dict_input():
 def test_settings_log_lines(caplog):
     from engines.settings import log_settings
 
-    s = load_settings(low_vram="1", f5tts_device="cpu", xtts_device="cuda",
-                      device_fallback_to_cpu="no", vram_offload="none", vram_reserve_mb=256,
-                      models_dir="/models")
+    s = load_settings(
+        low_vram="1",
+        f5tts_device="cpu",
+        xtts_device="cuda",
+        device_fallback_to_cpu="no",
+        vram_offload="none",
+        vram_reserve_mb=256,
+        models_dir="/models",
+    )
     with caplog.at_level("INFO", logger="engines.settings"):
         log_settings(s)
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
         ("INFO", "LOW_VRAM env=1 parsed=True"),
-        ("INFO", "engine settings: F5TTS_DEVICE=cpu XTTS_DEVICE=cuda DEVICE_FALLBACK_TO_CPU=False "
-                 "VRAM_OFFLOAD=none VRAM_RESERVE_MB=256 MODELS_DIR=/models"),
+        (
+            "INFO",
+            "engine settings: F5TTS_DEVICE=cpu XTTS_DEVICE=cuda DEVICE_FALLBACK_TO_CPU=False "
+            "VRAM_OFFLOAD=none VRAM_RESERVE_MB=256 MODELS_DIR=/models",
+        ),
     ]
 
 
 def test_public_names():
     namespace = {}
     exec("from engines.settings import *", namespace)
-    assert {"EngineSettings", "EngineConfigError", "get_settings", "load_settings", "parse_bool",
-            "ACCEPTED_BOOLS"} <= set(namespace)
+    assert {
+        "EngineSettings",
+        "EngineConfigError",
+        "get_settings",
+        "load_settings",
+        "parse_bool",
+        "ACCEPTED_BOOLS",
+    } <= set(namespace)

@@ -24,6 +24,7 @@ def loader(gpu, size_mb, calls=None):
         if calls is not None:
             calls.append(device)
         return FakeGpuModel(size_mb, gpu, device)
+
     return load
 
 
@@ -41,7 +42,9 @@ def test_low_vram_unload_frees_gpu_copy(offload):
     stats = vm.stats()
     assert stats["unloads"] == 1 and stats["low_vram_mode"] and stats["offload"] == offload
     if offload == "cpu":
-        assert [(m["key"], m["device"], m["parked"]) for m in stats["resident_models"]] == [("m", "cpu", True)]
+        assert [(m["key"], m["device"], m["parked"]) for m in stats["resident_models"]] == [
+            ("m", "cpu", True)
+        ]
     else:
         assert stats["resident_models"] == []
 
@@ -125,6 +128,7 @@ def _oom_loader(gpu, size_mb, fail_times, calls):
         if device == "cuda" and len([c for c in calls if c == "cuda"]) <= fail_times:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return FakeGpuModel(size_mb, gpu, device)
+
     return load
 
 
@@ -233,9 +237,23 @@ def test_log_lines_have_measured_figures(caplog):
 def test_stats_shape():
     vm = manager(FakeGpu(2048))
     stats = vm.stats()
-    for key in ("available", "low_vram_mode", "offload", "device", "allocated_mb", "reserved_mb",
-                "free_mb", "total_mb", "resident_models", "loads", "unloads", "evictions",
-                "oom_recoveries", "mean_load_s", "mean_swap_s"):
+    for key in (
+        "available",
+        "low_vram_mode",
+        "offload",
+        "device",
+        "allocated_mb",
+        "reserved_mb",
+        "free_mb",
+        "total_mb",
+        "resident_models",
+        "loads",
+        "unloads",
+        "evictions",
+        "oom_recoveries",
+        "mean_load_s",
+        "mean_swap_s",
+    ):
         assert key in stats
     assert stats["total_mb"] == 2048
 
@@ -256,10 +274,13 @@ def test_real_torch_module_on_cpu(offload):
     assert ref() is None
 
 
-@pytest.mark.parametrize("offload, expected", [
-    ("cpu", [("load", "m"), ("unload", "m"), ("swap_in", "m"), ("unload", "m")]),
-    ("none", [("load", "m"), ("unload", "m"), ("load", "m"), ("unload", "m")]),
-])
+@pytest.mark.parametrize(
+    "offload, expected",
+    [
+        ("cpu", [("load", "m"), ("unload", "m"), ("swap_in", "m"), ("unload", "m")]),
+        ("none", [("load", "m"), ("unload", "m"), ("load", "m"), ("unload", "m")]),
+    ],
+)
 def test_listeners_see_every_load_and_unload(offload, expected):
     gpu = FakeGpu(1000)
     vm = manager(gpu, low_vram=True, vram_offload=offload)

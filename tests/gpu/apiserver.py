@@ -12,22 +12,51 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
-def vram_stats(low_vram: bool = True, models: list[dict] | None = None, device: str = "cuda",
-               allocated_mb: float = 0.0) -> dict[str, Any]:
+def vram_stats(
+    low_vram: bool = True,
+    models: list[dict] | None = None,
+    device: str = "cuda",
+    allocated_mb: float = 0.0,
+) -> dict[str, Any]:
     """A ``VramManager.stats()`` dict (engines/vram.py)."""
-    return dict(available=device == "cuda", low_vram_mode=low_vram, offload="cpu", device=device,
-                allocated_mb=allocated_mb, reserved_mb=allocated_mb + 64.0, free_mb=3000.0, total_mb=4096.0,
-                reserve_mb=512.0, resident_models=models or [], loads=3, unloads=3, evictions=0,
-                oom_recoveries=0, cache_hits=1, swaps_in=2, cpu_fallbacks=0, mean_load_s=2.5, mean_swap_s=0.4)
+    return dict(
+        available=device == "cuda",
+        low_vram_mode=low_vram,
+        offload="cpu",
+        device=device,
+        allocated_mb=allocated_mb,
+        reserved_mb=allocated_mb + 64.0,
+        free_mb=3000.0,
+        total_mb=4096.0,
+        reserve_mb=512.0,
+        resident_models=models or [],
+        loads=3,
+        unloads=3,
+        evictions=0,
+        oom_recoveries=0,
+        cache_hits=1,
+        swaps_in=2,
+        cpu_fallbacks=0,
+        mean_load_s=2.5,
+        mean_swap_s=0.4,
+    )
 
 
 class FakeApi:
-    def __init__(self, stats: dict[str, Any] | None = None, age_seconds: float = 0.5, health_status: int = 200,
-                 api_key: str | None = None, voices: list[dict] | None = None):
+    def __init__(
+        self,
+        stats: dict[str, Any] | None = None,
+        age_seconds: float = 0.5,
+        health_status: int = 200,
+        api_key: str | None = None,
+        voices: list[dict] | None = None,
+    ):
         self.stats = stats if stats is not None else vram_stats()
         self.age_seconds = age_seconds
         self.health_status = health_status
-        self.api_key = api_key  # set: /admin/vram needs `Authorization: Bearer <api_key>` (else 401)
+        self.api_key = (
+            api_key  # set: /admin/vram needs `Authorization: Bearer <api_key>` (else 401)
+        )
         self.voices = voices or []  # GET /voices (an admin key's view: each with its owner)
         self.requests: list[str] = []
         self.authorization: list[str | None] = []  # the Authorization header of each request
@@ -37,17 +66,28 @@ class FakeApi:
             def do_GET(self):  # BaseHTTPRequestHandler's name
                 api.requests.append(self.path)
                 api.authorization.append(self.headers.get("Authorization"))
-                if api.api_key and self.path != "/health" and \
-                        self.headers.get("Authorization") != f"Bearer {api.api_key}":
+                if (
+                    api.api_key
+                    and self.path != "/health"
+                    and self.headers.get("Authorization") != f"Bearer {api.api_key}"
+                ):
                     self._send(401, {"detail": "invalid API key"})
                 elif self.path == "/health":
-                    self._send(api.health_status, {"status": "ok" if api.health_status == 200 else "error"})
+                    self._send(
+                        api.health_status, {"status": "ok" if api.health_status == 200 else "error"}
+                    )
                 elif self.path == "/voices":
                     self._send(200, {"voices": api.voices})
                 elif self.path == "/admin/vram":
                     published = datetime.fromtimestamp(time.time() - api.age_seconds, timezone.utc)
-                    self._send(200, {"vram": api.stats, "timestamp": published.isoformat(),
-                                     "age_seconds": api.age_seconds})
+                    self._send(
+                        200,
+                        {
+                            "vram": api.stats,
+                            "timestamp": published.isoformat(),
+                            "age_seconds": api.age_seconds,
+                        },
+                    )
                 else:
                     self._send(404, {"detail": "Not Found"})
 

@@ -26,6 +26,10 @@ def fake_api():
 def cli_env(tmp_path) -> dict[str, str]:
     """Environment for running avops outside any stack, with no API answering."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AVOPS_")}
-    env.update(AVOPS_API_URL=CLOSED_PORT_URL, AVOPS_COMPOSE_FILE=str(tmp_path / "none.yml"),
-               AVOPS_ENV_FILE=str(tmp_path / "none.env"), COLUMNS="120")
+    env.update(
+        AVOPS_API_URL=CLOSED_PORT_URL,
+        AVOPS_COMPOSE_FILE=str(tmp_path / "none.yml"),
+        AVOPS_ENV_FILE=str(tmp_path / "none.env"),
+        COLUMNS="120",
+    )
     return env

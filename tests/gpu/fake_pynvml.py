@@ -21,7 +21,11 @@ class NVMLError(Exception):
         self.value = value
 
     def __str__(self) -> str:
-        return {3: "Not Supported", 12: "NVML Shared Library Not Found", 9: "Driver Not Loaded"}.get(self.value, "Unknown Error")
+        return {
+            3: "Not Supported",
+            12: "NVML Shared Library Not Found",
+            9: "Driver Not Loaded",
+        }.get(self.value, "Unknown Error")
 
 
 class NVMLError_NotSupported(NVMLError):
@@ -39,8 +43,11 @@ class NVMLError_DriverNotLoaded(NVMLError):
         super().__init__(9)
 
 
-def build(snapshot_file: Path | None = None, init_error: type[NVMLError] | None = None,
-          memory_v2: bool = True) -> types.ModuleType:
+def build(
+    snapshot_file: Path | None = None,
+    init_error: type[NVMLError] | None = None,
+    memory_v2: bool = True,
+) -> types.ModuleType:
     data = json.loads(Path(snapshot_file).read_text()) if snapshot_file else {"gpus": []}
     gpus = data["gpus"]
     mod = types.ModuleType("pynvml")
@@ -69,12 +76,20 @@ def build(snapshot_file: Path | None = None, init_error: type[NVMLError] | None 
     def memory(handle, version=None):
         mod.calls["memory_version"].append(version)
         g = gpus[handle]
-        return types.SimpleNamespace(total=int(g["memory.total"] * MIB), used=int(g["memory.used"] * MIB),
-                                     free=int(g["memory.free"] * MIB))
+        return types.SimpleNamespace(
+            total=int(g["memory.total"] * MIB),
+            used=int(g["memory.used"] * MIB),
+            free=int(g["memory.free"] * MIB),
+        )
 
     def processes(handle):
-        return [types.SimpleNamespace(pid=p["pid"], usedGpuMemory=None if p["used_memory"] is None
-                                      else int(p["used_memory"] * MIB)) for p in gpus[handle]["processes"]]
+        return [
+            types.SimpleNamespace(
+                pid=p["pid"],
+                usedGpuMemory=None if p["used_memory"] is None else int(p["used_memory"] * MIB),
+            )
+            for p in gpus[handle]["processes"]
+        ]
 
     def util(handle):
         g = gpus[handle]
@@ -95,7 +110,9 @@ def build(snapshot_file: Path | None = None, init_error: type[NVMLError] | None 
     mod.nvmlDeviceGetHandleByIndex = lambda i: i
     mod.nvmlDeviceGetName = lambda h: gpus[h]["name"].encode()  # older bindings return bytes
     mod.nvmlDeviceGetUUID = lambda h: gpus[h]["uuid"]
-    mod.nvmlDeviceGetCudaComputeCapability = lambda h: tuple(int(x) for x in value(gpus[h]["compute_cap"]).split("."))
+    mod.nvmlDeviceGetCudaComputeCapability = lambda h: tuple(
+        int(x) for x in value(gpus[h]["compute_cap"]).split(".")
+    )
     mod.nvmlDeviceGetMemoryInfo = memory
     mod.nvmlDeviceGetUtilizationRates = util
     mod.nvmlDeviceGetTemperature = lambda h, sensor: value(gpus[h].get("temperature.gpu"))

@@ -13,9 +13,21 @@ from audiovoice_ops.gpu import nvml
 from audiovoice_ops.gpu.types import GpuSnapshot, load_snapshot
 from tests.gpu import fake_pynvml
 
-NVIDIA_SMI_KEYS = {"index", "name", "uuid", "compute_cap", "memory.total", "memory.used", "memory.free",
-                   "utilization.gpu", "utilization.memory", "temperature.gpu", "power.draw", "power.limit",
-                   "processes"}
+NVIDIA_SMI_KEYS = {
+    "index",
+    "name",
+    "uuid",
+    "compute_cap",
+    "memory.total",
+    "memory.used",
+    "memory.free",
+    "utilization.gpu",
+    "utilization.memory",
+    "temperature.gpu",
+    "power.draw",
+    "power.limit",
+    "processes",
+}
 
 
 @pytest.mark.parametrize("name", ["one_gpu_processes", "multi_gpu", "no_driver", "big_gpu"])
@@ -42,14 +54,24 @@ def test_snapshot_fields(snapshots):
 
 
 def test_vram_json_output_is_a_loadable_snapshot(tmp_path, snapshots):
-    wrapped = {"timestamp": 1.0, "gpu": json.loads((snapshots / "multi_gpu.json").read_text()), "api": None}
+    wrapped = {
+        "timestamp": 1.0,
+        "gpu": json.loads((snapshots / "multi_gpu.json").read_text()),
+        "api": None,
+    }
     path = tmp_path / "frame.json"
     path.write_text(json.dumps(wrapped))
     assert len(load_snapshot(path).gpus) == 3
 
 
-@pytest.mark.parametrize("content, needle", [(None, "not found"), ("{not json", "invalid NVML snapshot"),
-                                             ('{"gpus": [{"index": 0}]}', "invalid NVML snapshot")])
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        (None, "not found"),
+        ("{not json", "invalid NVML snapshot"),
+        ('{"gpus": [{"index": 0}]}', "invalid NVML snapshot"),
+    ],
+)
 def test_bad_snapshot_files_are_config_errors(tmp_path, content, needle):
     path = tmp_path / "snap.json"
     if content is not None:
@@ -64,6 +86,7 @@ def replay(monkeypatch):
         module = fake_pynvml.build(**kwargs)
         monkeypatch.setitem(sys.modules, "pynvml", module)
         return module
+
     return install
 
 
@@ -78,11 +101,19 @@ def test_nvml_session_reads_what_nvml_reports(replay, snapshots, name):
     for got, want in zip(snap.gpus, recorded.gpus, strict=True):
         assert (got.name, got.uuid, got.compute_cap) == (want.name, want.uuid, want.compute_cap)
         assert (got.memory_total_mib, got.memory_used_mib, got.memory_free_mib) == (
-            want.memory_total_mib, want.memory_used_mib, want.memory_free_mib)
+            want.memory_total_mib,
+            want.memory_used_mib,
+            want.memory_free_mib,
+        )
         assert (got.utilization_gpu, got.temperature_gpu, got.power_draw_w, got.power_limit_w) == (
-            want.utilization_gpu, want.temperature_gpu, want.power_draw_w, want.power_limit_w)
+            want.utilization_gpu,
+            want.temperature_gpu,
+            want.power_draw_w,
+            want.power_limit_w,
+        )
         assert sorted((p.pid, p.used_memory_mib) for p in got.processes) == sorted(
-            (p.pid, p.used_memory_mib) for p in want.processes)
+            (p.pid, p.used_memory_mib) for p in want.processes
+        )
     assert module.calls["init"] == module.calls["shutdown"] == 1
     assert set(module.calls["memory_version"]) == {module.nvmlMemory_v2}  # v2 where available
 
@@ -102,8 +133,13 @@ def test_nvml_session_inits_once_for_many_readings(replay, snapshots):
     assert all(len(r.gpus) == 3 for r in readings)
 
 
-@pytest.mark.parametrize("error, text", [(fake_pynvml.NVMLError_LibraryNotFound, "no NVIDIA driver"),
-                                         (fake_pynvml.NVMLError_DriverNotLoaded, "kernel driver is not loaded")])
+@pytest.mark.parametrize(
+    "error, text",
+    [
+        (fake_pynvml.NVMLError_LibraryNotFound, "no NVIDIA driver"),
+        (fake_pynvml.NVMLError_DriverNotLoaded, "kernel driver is not loaded"),
+    ],
+)
 def test_nvml_init_failure_is_a_finding(replay, error, text):
     replay(init_error=error)
     snap = nvml.read_snapshot()

@@ -9,11 +9,25 @@ import pytest
 
 from audiovoice_ops.gpu.check import PROBE_LABEL
 
-CUDA_OK = {"available": True, "torch_version": "2.4.1+cu124", "cuda_version": "12.4", "cudnn_version": 90100,
-           "device_count": 1, "device_name": "NVIDIA GeForce RTX 3050 Laptop GPU", "compute_capability": "8.6",
-           "total_vram_mb": 4096.0, "free_vram_mb": 3900.0, "recommend_low_vram": True,
-           "fp16_recommended": True, "notes": []}
-CUDA_NO = {"available": False, "torch_version": "2.4.1+cu124", "notes": ["CUDA not available: models will run on CPU"]}
+CUDA_OK = {
+    "available": True,
+    "torch_version": "2.4.1+cu124",
+    "cuda_version": "12.4",
+    "cudnn_version": 90100,
+    "device_count": 1,
+    "device_name": "NVIDIA GeForce RTX 3050 Laptop GPU",
+    "compute_capability": "8.6",
+    "total_vram_mb": 4096.0,
+    "free_vram_mb": 3900.0,
+    "recommend_low_vram": True,
+    "fp16_recommended": True,
+    "notes": [],
+}
+CUDA_NO = {
+    "available": False,
+    "torch_version": "2.4.1+cu124",
+    "notes": ["CUDA not available: models will run on CPU"],
+}
 
 
 def no_probe_left(docker_client) -> bool:
@@ -21,7 +35,12 @@ def no_probe_left(docker_client) -> bool:
 
 
 def check(project, *args, snapshot=None, extra_env=None):
-    env = {**project.cli_env(), "AVOPS_API_URL": "http://127.0.0.1:9", "COLUMNS": "160", **(extra_env or {})}
+    env = {
+        **project.cli_env(),
+        "AVOPS_API_URL": "http://127.0.0.1:9",
+        "COLUMNS": "160",
+        **(extra_env or {}),
+    }
     if snapshot is not None:
         env["AVOPS_NVML_SNAPSHOT"] = str(snapshot)
     result = project.avops("check-gpu", "--json", *args, env=env)
@@ -32,7 +51,9 @@ def check(project, *args, snapshot=None, extra_env=None):
 def fake_cuda_check(docker_client, container_id, report: dict) -> None:
     """Put a `python` in the busybox worker that answers like `python -m engines.cuda_check --json`."""
     script = "#!/bin/sh\ncat <<'JSON'\n" + json.dumps(report) + "\nJSON\n"
-    exec_id = docker_client.api.exec_create(container_id, ["sh", "-c", f"cat > /bin/python <<'EOF'\n{script}EOF\nchmod +x /bin/python"])
+    exec_id = docker_client.api.exec_create(
+        container_id, ["sh", "-c", f"cat > /bin/python <<'EOF'\n{script}EOF\nchmod +x /bin/python"]
+    )
     docker_client.api.exec_start(exec_id)
 
 
@@ -53,7 +74,9 @@ def test_no_driver_and_engine_without_nvidia_runtime(project, docker_client):
 def test_table_output(project, docker_client):
     result = project.avops("check-gpu", env={**project.cli_env(), "COLUMNS": "200"})
     assert result.returncode == 10
-    assert "engine cannot pass GPUs" in result.stdout and "NVIDIA Container Toolkit" in result.stdout
+    assert (
+        "engine cannot pass GPUs" in result.stdout and "NVIDIA Container Toolkit" in result.stdout
+    )
     assert no_probe_left(docker_client)
 
 
@@ -68,9 +91,14 @@ def test_gpu_host_but_engine_cannot_pass_it(project, snapshots, docker_client):
     assert no_probe_left(docker_client)
 
 
-@pytest.mark.parametrize("snapshot, env_value, status", [
-    ("big_gpu", "true", "warn"), ("big_gpu", "false", "pass"), ("one_gpu_processes", "false", "warn"),
-])
+@pytest.mark.parametrize(
+    "snapshot, env_value, status",
+    [
+        ("big_gpu", "true", "warn"),
+        ("big_gpu", "false", "pass"),
+        ("one_gpu_processes", "false", "warn"),
+    ],
+)
 def test_low_vram_recommendation_against_env(project, snapshots, snapshot, env_value, status):
     text = project.env_file.read_text().replace("LOW_VRAM=true", f"LOW_VRAM={env_value}")
     project.env_file.write_text(text)
@@ -81,14 +109,19 @@ def test_low_vram_recommendation_against_env(project, snapshots, snapshot, env_v
 
 def test_multi_gpu_fp16_from_first_gpu(project, snapshots):
     _, report = check(project, "--no-engine-probe", snapshot=snapshots / "multi_gpu.json")
-    assert report["recommendation"]["fp16_recommended"] is True and report["recommendation"]["gpu"] == 0
+    assert (
+        report["recommendation"]["fp16_recommended"] is True
+        and report["recommendation"]["gpu"] == 0
+    )
     assert len(report["host"]["nvml"]["gpus"]) == 3
 
 
 def test_container_without_cuda_check(project, snapshots):
     """The busybox worker has no python: the in-container layer fails, exit 12."""
     project.up()
-    result, report = check(project, "--no-engine-probe", snapshot=snapshots / "one_gpu_processes.json")
+    result, report = check(
+        project, "--no-engine-probe", snapshot=snapshots / "one_gpu_processes.json"
+    )
     assert result.returncode == 12
     assert report["container"]["status"] == "fail" and report["container"]["service"] == "worker"
     assert "engines.cuda_check" in report["container"]["message"]
@@ -96,17 +129,25 @@ def test_container_without_cuda_check(project, snapshots):
 
 def test_container_sees_the_gpu(project, snapshots, docker_client):
     project.up()
-    worker = docker_client.api.containers(filters={"label": f"com.docker.compose.project={project.name}",
-                                                   "name": "worker"})[0]
+    worker = docker_client.api.containers(
+        filters={"label": f"com.docker.compose.project={project.name}", "name": "worker"}
+    )[0]
     fake_cuda_check(docker_client, worker["Id"], CUDA_OK)
-    result, report = check(project, "--no-engine-probe", snapshot=snapshots / "one_gpu_processes.json")
+    result, report = check(
+        project, "--no-engine-probe", snapshot=snapshots / "one_gpu_processes.json"
+    )
     assert result.returncode == 0, report
     assert report["ok"] and report["container"]["status"] == "pass"
     assert report["container"]["cuda_check"]["device_name"] == CUDA_OK["device_name"]
 
     fake_cuda_check(docker_client, worker["Id"], CUDA_NO)
-    result, report = check(project, "--no-engine-probe", "--service", "worker",
-                           snapshot=snapshots / "one_gpu_processes.json")
+    result, report = check(
+        project,
+        "--no-engine-probe",
+        "--service",
+        "worker",
+        snapshot=snapshots / "one_gpu_processes.json",
+    )
     assert result.returncode == 12
     assert "torch cannot use CUDA" in report["container"]["message"]
     assert "no GPU device request" in report["container"]["message"]

@@ -13,11 +13,26 @@ import pytest
 from tests.support.dockerenv import REPO_ROOT, run_avops
 
 FRAME_KEYS = {"timestamp", "gpu", "api"}
-API_KEYS = {"url", "ok", "status", "error", "latency_s", "vram", "age_seconds", "server_timestamp", "worker", "event"}
+API_KEYS = {
+    "url",
+    "ok",
+    "status",
+    "error",
+    "latency_s",
+    "vram",
+    "age_seconds",
+    "server_timestamp",
+    "worker",
+    "event",
+}
 
 
 def test_one_shot_json_schema_with_gpu_and_api(snapshots, cli_env, fake_api):
-    env = {**cli_env, "AVOPS_NVML_SNAPSHOT": str(snapshots / "multi_gpu.json"), "AVOPS_API_URL": fake_api.url}
+    env = {
+        **cli_env,
+        "AVOPS_NVML_SNAPSHOT": str(snapshots / "multi_gpu.json"),
+        "AVOPS_API_URL": fake_api.url,
+    }
     result = run_avops("vram", "--json", env=env)
     assert result.returncode == 0, result.stderr
     frame = json.loads(result.stdout)
@@ -28,7 +43,11 @@ def test_one_shot_json_schema_with_gpu_and_api(snapshots, cli_env, fake_api):
 
 
 def test_no_gpu_api_alone(cli_env, fake_api, snapshots):
-    env = {**cli_env, "AVOPS_NVML_SNAPSHOT": str(snapshots / "no_driver.json"), "AVOPS_API_URL": fake_api.url}
+    env = {
+        **cli_env,
+        "AVOPS_NVML_SNAPSHOT": str(snapshots / "no_driver.json"),
+        "AVOPS_API_URL": fake_api.url,
+    }
     result = run_avops("vram", env=env)
     assert result.returncode == 0, result.stderr
     assert "no NVML reading" in result.stdout and "worker VRAM manager" in result.stdout
@@ -56,7 +75,11 @@ def test_watch_json_lines(snapshots, cli_env):
 
 
 def test_watch_live_view_renders(snapshots, cli_env, fake_api):
-    env = {**cli_env, "AVOPS_NVML_SNAPSHOT": str(snapshots / "one_gpu_processes.json"), "AVOPS_API_URL": fake_api.url}
+    env = {
+        **cli_env,
+        "AVOPS_NVML_SNAPSHOT": str(snapshots / "one_gpu_processes.json"),
+        "AVOPS_API_URL": fake_api.url,
+    }
     result = run_avops("vram", "--watch", "--count", "2", "--interval", "0.25", env=env)
     assert result.returncode == 0, result.stderr
     assert "NVIDIA GeForce RTX 3050" in result.stdout and "Ctrl-C to quit" in result.stdout
@@ -66,8 +89,23 @@ def test_watch_live_view_renders(snapshots, cli_env, fake_api):
 @pytest.mark.parametrize("json_flag", [[], ["--json"]])
 def test_ctrl_c_exits_zero(snapshots, cli_env, json_flag):
     env = {**cli_env, "AVOPS_NVML_SNAPSHOT": str(snapshots / "one_gpu_processes.json")}
-    proc = subprocess.Popen([sys.executable, "-m", "audiovoice_ops", "vram", "--watch", "--interval", "0.25", *json_flag],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO_ROOT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "audiovoice_ops",
+            "vram",
+            "--watch",
+            "--interval",
+            "0.25",
+            *json_flag,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+    )
     try:
         time.sleep(2.0)
         proc.send_signal(signal.SIGINT)
@@ -80,11 +118,14 @@ def test_ctrl_c_exits_zero(snapshots, cli_env, json_flag):
         assert len(out.splitlines()) >= 2 and all(json.loads(line) for line in out.splitlines())
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--watch", "--interval", "0.1"], "0.25"),
-    (["--interval", "abc"], "interval"),
-    (["--count", "-1"], "count"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--watch", "--interval", "0.1"], "0.25"),
+        (["--interval", "abc"], "interval"),
+        (["--count", "-1"], "count"),
+    ],
+)
 def test_bad_input_is_one_line_not_a_traceback(cli_env, args, needle):
     result = run_avops("vram", *args, env=cli_env)
     assert result.returncode == 2
@@ -105,7 +146,11 @@ def test_api_without_published_stats(cli_env, snapshots):
 
     with FakeApi() as api:
         api.stats = None
-        env = {**cli_env, "AVOPS_NVML_SNAPSHOT": str(snapshots / "no_driver.json"), "AVOPS_API_URL": api.url}
+        env = {
+            **cli_env,
+            "AVOPS_NVML_SNAPSHOT": str(snapshots / "no_driver.json"),
+            "AVOPS_API_URL": api.url,
+        }
         result = run_avops("vram", "--json", env=env)
     frame = json.loads(result.stdout)
     assert result.returncode == 1 and "no worker has published" in frame["api"]["error"]

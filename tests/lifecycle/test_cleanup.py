@@ -29,9 +29,16 @@ def bystanders(docker_client, build_project):
     for tag in ("my-audio-voice-backup", f"{build_project.name}-app-backup"):
         busybox.tag(f"avops-test/{tag}", "latest")
         made["images"].append(f"avops-test/{tag}:latest")
-    made["containers"].append(docker_client.containers.run(
-        "avops-test/busybox:latest", ["sleep", "300"], detach=True, network_mode="none",
-        name=f"other-{build_project.name}", labels={"com.docker.compose.project": "someone-else"}).id)
+    made["containers"].append(
+        docker_client.containers.run(
+            "avops-test/busybox:latest",
+            ["sleep", "300"],
+            detach=True,
+            network_mode="none",
+            name=f"other-{build_project.name}",
+            labels={"com.docker.compose.project": "someone-else"},
+        ).id
+    )
     made["volumes"].append(docker_client.volumes.create(f"{build_project.name}_data_backup").name)
     made["networks"].append(docker_client.networks.create(f"{build_project.name}_default_copy").id)
     yield made
@@ -45,7 +52,9 @@ def bystanders(docker_client, build_project):
         docker_client.api.remove_network(net)
 
 
-def test_cleanup_spares_everything_without_the_project_label(build_project, docker_client, bystanders):
+def test_cleanup_spares_everything_without_the_project_label(
+    build_project, docker_client, bystanders
+):
     assert build_project.avops("rebuild").returncode == 0
     code, data = cleanup(build_project)
     assert code == 0, data
@@ -81,7 +90,14 @@ def test_dry_run_changes_nothing(build_project, docker_client):
     code, data = cleanup(build_project, "--dry-run")
     assert code == 0 and data["dry_run"] is True
     assert set(outcomes(data, "container").values()) == {"planned"}
-    assert len(docker_client.api.containers(filters={"label": f"com.docker.compose.project={build_project.name}"})) == 2
+    assert (
+        len(
+            docker_client.api.containers(
+                filters={"label": f"com.docker.compose.project={build_project.name}"}
+            )
+        )
+        == 2
+    )
 
 
 def test_volumes_removed_only_when_asked(build_project, docker_client):
@@ -97,14 +113,20 @@ def test_volumes_removed_only_when_asked(build_project, docker_client):
 def test_cleanup_removes_orphans_and_one_offs(build_project):
     from audiovoice_ops.core import labels as L
 
-    build_project.foreign_container(f"{build_project.name}-old-1", labels={
-        L.PROJECT: build_project.name, L.SERVICE: "old", L.ONEOFF: "False"})
-    build_project.foreign_container(f"{build_project.name}-app-run-1", labels={
-        L.PROJECT: build_project.name, L.SERVICE: "app", L.ONEOFF: "True"})
+    build_project.foreign_container(
+        f"{build_project.name}-old-1",
+        labels={L.PROJECT: build_project.name, L.SERVICE: "old", L.ONEOFF: "False"},
+    )
+    build_project.foreign_container(
+        f"{build_project.name}-app-run-1",
+        labels={L.PROJECT: build_project.name, L.SERVICE: "app", L.ONEOFF: "True"},
+    )
     code, data = cleanup(build_project, "--timeout", "0")
     assert code == 0
-    assert outcomes(data, "container") == {f"{build_project.name}-old-1": "removed",
-                                           f"{build_project.name}-app-run-1": "removed"}
+    assert outcomes(data, "container") == {
+        f"{build_project.name}-old-1": "removed",
+        f"{build_project.name}-app-run-1": "removed",
+    }
 
 
 def test_squatter_refused_unless_forced(build_project, docker_client):
@@ -113,11 +135,20 @@ def test_squatter_refused_unless_forced(build_project, docker_client):
     code, data = cleanup(build_project)
     assert code == ExitCode.REFUSED
     assert outcomes(data, "container")[f"{build_project.name}-intruder"] == "refused"
-    assert len(docker_client.api.containers(filters={"label": f"com.docker.compose.project={build_project.name}"})) == 2
+    assert (
+        len(
+            docker_client.api.containers(
+                filters={"label": f"com.docker.compose.project={build_project.name}"}
+            )
+        )
+        == 2
+    )
     code, data = cleanup(build_project, "--force")
     assert code == 0
     assert docker_client.api.inspect_container(squatter)["State"]["Running"]  # never touched
-    assert not docker_client.api.containers(filters={"label": f"com.docker.compose.project={build_project.name}"})
+    assert not docker_client.api.containers(
+        filters={"label": f"com.docker.compose.project={build_project.name}"}
+    )
 
 
 def test_table_output(build_project):
@@ -152,10 +183,19 @@ def test_squatter_policy_is_decided_in_core(project, docker_client):
     subject = Project.attach(docker_client, project.stack())
     plan = cleanup_plan(subject)
     assert plan.refused and {a.kind for a in plan.volumes} <= {"volume"}
-    assert [(a.kind, a.name, a.outcome) for a in plan.foreign] == [("container", f"{project.name}-intruder", "refused")]
+    assert [(a.kind, a.name, a.outcome) for a in plan.foreign] == [
+        ("container", f"{project.name}-intruder", "refused")
+    ]
     with pytest.raises(Refused, match="squat"):
         run_cleanup(subject, plan)
     assert all(a.outcome == "planned" for a in plan.containers)
-    assert len(docker_client.api.containers(filters={"label": f"com.docker.compose.project={project.name}"})) == 2
+    assert (
+        len(
+            docker_client.api.containers(
+                filters={"label": f"com.docker.compose.project={project.name}"}
+            )
+        )
+        == 2
+    )
     forced = cleanup_plan(subject, force=True)
     assert not forced.refused and not forced.foreign and forced.squatters

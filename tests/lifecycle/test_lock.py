@@ -94,8 +94,13 @@ with project_lock(sys.argv[1]):
 
 
 def hold_in_child(project: str) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, project], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, project],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
     assert proc.stdout.readline().strip() == "locked"
     return proc
 
@@ -115,6 +120,7 @@ def test_held_lock_is_not_truncated_by_a_waiter(runtime_dir):
 def test_wait_lock_queues_behind_the_holder(runtime_dir):
     holder = hold_in_child("proj")
     notices = []
+
     def release():
         holder.stdin.write("\n")
         holder.stdin.flush()
@@ -132,13 +138,15 @@ def test_removal_on_release_never_lets_two_holders_in(runtime_dir, tmp_path):
     """Many processes take the lock in turns; each appends enter/leave to a log. Overlap would
     show as two enters in a row (the race removal on release must not reopen)."""
     log = tmp_path / "log"
-    worker = ("import sys, os, time\n"
-              "from audiovoice_ops.core.lock import project_lock\n"
-              "for _ in range(10):\n"
-              "    with project_lock('race', wait_seconds=60):\n"
-              "        with open(sys.argv[1], 'a') as f: f.write('enter\\n')\n"
-              "        time.sleep(0.005)\n"
-              "        with open(sys.argv[1], 'a') as f: f.write('leave\\n')\n")
+    worker = (
+        "import sys, os, time\n"
+        "from audiovoice_ops.core.lock import project_lock\n"
+        "for _ in range(10):\n"
+        "    with project_lock('race', wait_seconds=60):\n"
+        "        with open(sys.argv[1], 'a') as f: f.write('enter\\n')\n"
+        "        time.sleep(0.005)\n"
+        "        with open(sys.argv[1], 'a') as f: f.write('leave\\n')\n"
+    )
     procs = [subprocess.Popen([sys.executable, "-c", worker, str(log)]) for _ in range(3)]
     for proc in procs:
         assert proc.wait(timeout=120) == 0

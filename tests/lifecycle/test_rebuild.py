@@ -35,11 +35,15 @@ def test_rebuild_reaches_healthy(build_project, docker_client):
 
 def test_rebuild_twice_keeps_one_container_per_service_and_the_volume(build_project, docker_client):
     assert rebuild(build_project)[0].returncode == 0
-    docker_client.containers.get(f"{build_project.name}-store-1").exec_run(["sh", "-c", "echo keep > /data/voice.txt"])
+    docker_client.containers.get(f"{build_project.name}-store-1").exec_run(
+        ["sh", "-c", "echo keep > /data/voice.txt"]
+    )
     result, _ = rebuild(build_project, "--json")
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)["services"]) == 2
-    out = docker_client.containers.get(f"{build_project.name}-store-1").exec_run(["cat", "/data/voice.txt"])
+    out = docker_client.containers.get(f"{build_project.name}-store-1").exec_run(
+        ["cat", "/data/voice.txt"]
+    )
     assert out.output.strip() == b"keep"
 
 
@@ -58,10 +62,13 @@ def test_missing_env_file(build_project):
     assert "cp .env.example .env" in result.stderr
 
 
-@pytest.mark.parametrize("content, needle", [
-    ("F5TTS_DEVICE=auto\n", "LOW_VRAM is not set"),
-    ("LOW_VRAM=maybe\n", "accepted values: true/1/yes/on/false/0/no/off"),
-])
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        ("F5TTS_DEVICE=auto\n", "LOW_VRAM is not set"),
+        ("LOW_VRAM=maybe\n", "accepted values: true/1/yes/on/false/0/no/off"),
+    ],
+)
 def test_low_vram_precondition(build_project, content, needle):
     build_project.env_file.write_text(content)
     result, _ = rebuild(build_project)
@@ -74,7 +81,7 @@ def test_build_error_shows_failing_step(build_project):
     dockerfile.write_text(dockerfile.read_text() + 'RUN echo "about to fail" && exit 3\n')
     result, _ = rebuild(build_project)
     assert result.returncode == ExitCode.OPERATION_FAILED
-    assert "failed at step 5/" in result.stderr and "(RUN echo \"about to fail\"" in result.stderr
+    assert "failed at step 5/" in result.stderr and '(RUN echo "about to fail"' in result.stderr
     assert "about to fail" in result.stderr  # the build log tail
     assert "returned a non-zero code: 3" in result.stderr
     # The failed build's layers carry the project label (the Dockerfile labels early): cleanup
@@ -94,11 +101,16 @@ def change_app(project, replacement: str) -> None:
     compose = project.compose_file
     text = compose.read_text()
     assert APP_BLOCK in text
-    compose.write_text(text.replace(APP_BLOCK, replacement + "    network_mode: host\n    env_file: .env"))
+    compose.write_text(
+        text.replace(APP_BLOCK, replacement + "    network_mode: host\n    env_file: .env")
+    )
 
 
 def test_crashing_service_fails_fast_with_logs(build_project):
-    change_app(build_project, "    <<: [*idle, *health]\n    command: [\"sh\", \"-c\", \"echo crashing-now; exit 4\"]\n")
+    change_app(
+        build_project,
+        '    <<: [*idle, *health]\n    command: ["sh", "-c", "echo crashing-now; exit 4"]\n',
+    )
     result, elapsed = rebuild(build_project, "--timeout", "120")
     assert result.returncode == ExitCode.OPERATION_FAILED
     assert "exited with code 4" in result.stderr
@@ -107,8 +119,11 @@ def test_crashing_service_fails_fast_with_logs(build_project):
 
 
 def test_unhealthy_service_fails_fast_with_probe_output(build_project):
-    change_app(build_project, "    <<: [*idle]\n    healthcheck:\n      test: [\"CMD-SHELL\", \"echo probe-failed; exit 1\"]\n"
-                              "      interval: 1s\n      retries: 2\n")
+    change_app(
+        build_project,
+        '    <<: [*idle]\n    healthcheck:\n      test: ["CMD-SHELL", "echo probe-failed; exit 1"]\n'
+        "      interval: 1s\n      retries: 2\n",
+    )
     result, elapsed = rebuild(build_project, "--timeout", "120")
     assert result.returncode == ExitCode.OPERATION_FAILED
     assert "is unhealthy" in result.stderr
@@ -117,8 +132,11 @@ def test_unhealthy_service_fails_fast_with_probe_output(build_project):
 
 
 def test_timeout_bounds_the_wait(build_project):
-    change_app(build_project, "    <<: [*idle]\n    healthcheck:\n      test: [\"CMD-SHELL\", \"exit 1\"]\n"
-                              "      interval: 30s\n      start_period: 60s\n")
+    change_app(
+        build_project,
+        '    <<: [*idle]\n    healthcheck:\n      test: ["CMD-SHELL", "exit 1"]\n'
+        "      interval: 30s\n      start_period: 60s\n",
+    )
     result, elapsed = rebuild(build_project, "--timeout", "3")
     assert result.returncode == ExitCode.OPERATION_FAILED
     assert "timed out after 3s" in result.stderr
@@ -127,10 +145,13 @@ def test_timeout_bounds_the_wait(build_project):
 
 def add_gpu_reservation(project):
     compose = project.compose_file
-    compose.write_text(compose.read_text().replace(
-        "    network_mode: host\n    env_file: .env",
-        "    network_mode: host\n    env_file: .env\n    deploy:\n      resources:\n        reservations:\n"
-        "          devices:\n            - driver: nvidia\n              count: all\n              capabilities: [gpu]"))
+    compose.write_text(
+        compose.read_text().replace(
+            "    network_mode: host\n    env_file: .env",
+            "    network_mode: host\n    env_file: .env\n    deploy:\n      resources:\n        reservations:\n"
+            "          devices:\n            - driver: nvidia\n              count: all\n              capabilities: [gpu]",
+        )
+    )
 
 
 def nvidia_runtime(docker_client) -> bool:
@@ -172,15 +193,21 @@ def test_dependency_is_healthy_before_dependent_starts(build_project, docker_cli
     assert rebuild(build_project)[0].returncode == 0
     store = docker_client.api.inspect_container(f"{build_project.name}-store-1")
     app = docker_client.api.inspect_container(f"{build_project.name}-app-1")
-    first_pass = min(parse_docker_time(entry["End"]) for entry in store["State"]["Health"]["Log"]
-                     if entry["ExitCode"] == 0)
+    first_pass = min(
+        parse_docker_time(entry["End"])
+        for entry in store["State"]["Health"]["Log"]
+        if entry["ExitCode"] == 0
+    )
     assert parse_docker_time(app["State"]["StartedAt"]) > first_pass
 
 
 def test_missing_image_is_pulled_and_a_pull_failure_is_clear(build_project):
     compose = build_project.compose_file
-    compose.write_text(compose.read_text().replace("image: avops-test/busybox:latest",
-                                                   "image: avops-test/not-on-this-host:1.0", 1))
+    compose.write_text(
+        compose.read_text().replace(
+            "image: avops-test/busybox:latest", "image: avops-test/not-on-this-host:1.0", 1
+        )
+    )
     result, elapsed = rebuild(build_project)
     assert result.returncode == ExitCode.OPERATION_FAILED
     assert "pulling avops-test/not-on-this-host:1.0 failed" in result.stderr

@@ -29,16 +29,23 @@ def slow_build(project, seconds: int = 2) -> None:
 
 
 def first_event(client, container_id: str, actions: tuple[str, ...], since: float) -> float:
-    events = client.api.events(since=since, until=time.time() + 0.1, decode=True,
-                               filters={"type": "container", "container": container_id})
+    events = client.api.events(
+        since=since,
+        until=time.time() + 0.1,
+        decode=True,
+        filters={"type": "container", "container": container_id},
+    )
     times = [e["timeNano"] / 1e9 for e in events if e.get("Action") in actions]
     assert times, f"no {actions} event for {container_id[:12]}"
     return min(times)
 
 
-@pytest.mark.parametrize("flags, old_app_stops", [((), "after the new image exists"),
-                                                   (("--clean",), "before the build")])
-def test_the_old_container_serves_until_its_image_is_built(build_project, docker_client, flags, old_app_stops):
+@pytest.mark.parametrize(
+    "flags, old_app_stops", [((), "after the new image exists"), (("--clean",), "before the build")]
+)
+def test_the_old_container_serves_until_its_image_is_built(
+    build_project, docker_client, flags, old_app_stops
+):
     assert rebuild(build_project)[0].returncode == 0
     old_app = container(docker_client, build_project, "app")["Id"]
     slow_build(build_project)
@@ -72,21 +79,29 @@ def test_an_unchanged_image_only_service_keeps_serving(build_project, docker_cli
     store, app = (container(docker_client, build_project, s)["Id"] for s in ("store", "app"))
     result, _ = rebuild(build_project)
     assert result.returncode == 0, result.stderr
-    assert container(docker_client, build_project, "store")["Id"] == store  # same image, same config
-    assert container(docker_client, build_project, "app")["Id"] != app  # rebuilt without cache: new image
+    assert (
+        container(docker_client, build_project, "store")["Id"] == store
+    )  # same image, same config
+    assert (
+        container(docker_client, build_project, "app")["Id"] != app
+    )  # rebuilt without cache: new image
     # The image the rebuild replaced is gone (no container uses it), the current one stays.
-    images = docker_client.api.images(filters={"label": f"io.avops.built-for-project={build_project.name}"})
+    images = docker_client.api.images(
+        filters={"label": f"io.avops.built-for-project={build_project.name}"}
+    )
     assert [i["RepoTags"] for i in images] == [[f"{build_project.name}-app:latest"]]
 
 
 def test_the_replaced_container_gets_its_grace_period(build_project, docker_client):
     """A warm shutdown: the old worker finishes what it is doing (1 s here, within the fixture's
     stop_grace_period of 2 s) before the new one starts."""
-    change_app(build_project,
-               "    <<: [*health]\n"
-               "    command: [\"sh\", \"-c\", \"trap 'sleep 1; echo finished > /data/drained-$$HOSTNAME; exit 0' TERM; "
-               "touch /tmp/ready; while true; do sleep 1 & wait $$!; done\"]\n"
-               "    volumes:\n      - data:/data\n")
+    change_app(
+        build_project,
+        "    <<: [*health]\n"
+        '    command: ["sh", "-c", "trap \'sleep 1; echo finished > /data/drained-$$HOSTNAME; exit 0\' TERM; '
+        'touch /tmp/ready; while true; do sleep 1 & wait $$!; done"]\n'
+        "    volumes:\n      - data:/data\n",
+    )
     assert rebuild(build_project)[0].returncode == 0
     old = container(docker_client, build_project, "app")
     assert rebuild(build_project)[0].returncode == 0
@@ -99,6 +114,14 @@ def test_clean_starts_what_needs_no_build_while_the_build_runs(build_project, do
     slow_build(build_project, 3)
     result, _ = rebuild(build_project, "--clean")
     assert result.returncode == 0, result.stderr
-    store_started = parse_docker_time(container(docker_client, build_project, "store")["State"]["StartedAt"])
-    app_started = parse_docker_time(container(docker_client, build_project, "app")["State"]["StartedAt"])
-    assert store_started.timestamp() < image_created(docker_client, build_project) < app_started.timestamp()
+    store_started = parse_docker_time(
+        container(docker_client, build_project, "store")["State"]["StartedAt"]
+    )
+    app_started = parse_docker_time(
+        container(docker_client, build_project, "app")["State"]["StartedAt"]
+    )
+    assert (
+        store_started.timestamp()
+        < image_created(docker_client, build_project)
+        < app_started.timestamp()
+    )

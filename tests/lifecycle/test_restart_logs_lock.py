@@ -20,7 +20,9 @@ pytestmark = pytest.mark.docker
 
 def test_restart_removes_env_drift(build_project):
     assert build_project.avops("rebuild").returncode == 0
-    build_project.env_file.write_text(build_project.env_file.read_text().replace("LOW_VRAM=true", "LOW_VRAM=false"))
+    build_project.env_file.write_text(
+        build_project.env_file.read_text().replace("LOW_VRAM=true", "LOW_VRAM=false")
+    )
     assert build_project.avops("env").returncode == 1  # drift
     result = build_project.avops("restart", "app")
     assert result.returncode == 0, result.stderr
@@ -51,8 +53,13 @@ def test_logs_prefix_and_tail(build_project):
 
 def test_logs_follow_stops_cleanly_on_ctrl_c(build_project):
     assert build_project.avops("rebuild").returncode == 0
-    proc = subprocess.Popen([sys.executable, "-m", "audiovoice_ops", "logs", "-f", "app"],
-                            env=build_project.cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "audiovoice_ops", "logs", "-f", "app"],
+        env=build_project.cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(2.5)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)
@@ -71,14 +78,24 @@ def test_second_avops_fails_clearly_while_locked(build_project):
 def test_interrupted_rebuild_converges(build_project, docker_client):
     compose = build_project.compose_file
     # Slow the store's readiness so the interrupt lands mid-rebuild, after containers exist.
-    compose.write_text(compose.read_text().replace(
-        "command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; touch /tmp/ready;",
-        "command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; sleep 3; touch /tmp/ready;"))
-    proc = subprocess.Popen([sys.executable, "-m", "audiovoice_ops", "rebuild"], env=build_project.cli_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    compose.write_text(
+        compose.read_text().replace(
+            'command: ["sh", "-c", "trap \'exit 0\' TERM; touch /tmp/ready;',
+            'command: ["sh", "-c", "trap \'exit 0\' TERM; sleep 3; touch /tmp/ready;',
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "audiovoice_ops", "rebuild"],
+        env=build_project.cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     selector = {"label": f"com.docker.compose.project={build_project.name}"}
     deadline = time.monotonic() + 60
-    while not docker_client.api.containers(all=True, filters=selector) and time.monotonic() < deadline:
+    while (
+        not docker_client.api.containers(all=True, filters=selector) and time.monotonic() < deadline
+    ):
         time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)

@@ -46,7 +46,9 @@ def test_status_and_rebuild_over_ssh(build_project, ssh_server, docker_client):
     after = build_project.avops("status", "--json", env=env, timeout=120)
     assert after.returncode == 0, after.stdout + after.stderr
     assert {row["service"]: row["health"] for row in json.loads(after.stdout)["services"]} == {
-        "store": "healthy", "app": "healthy"}
+        "store": "healthy",
+        "app": "healthy",
+    }
 
 
 def test_ssh_failure_is_one_line_exit_4(build_project, ssh_server):

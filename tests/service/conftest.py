@@ -24,10 +24,14 @@ _db_numbers = itertools.count(1)  # each stack gets its own Redis database (0-15
 def redis_server(tmp_path_factory):
     if shutil.which("redis-server") is None:
         if os.environ.get("AVOPS_TEST_REQUIRE_REDIS") == "1":
-            pytest.fail("AVOPS_TEST_REQUIRE_REDIS=1 but redis-server is not installed "
-                        "(apt-get install redis-server)")
-        pytest.skip("redis-server not installed (apt-get install redis-server); "
-                    "set AVOPS_TEST_REQUIRE_REDIS=1 to make this a failure")
+            pytest.fail(
+                "AVOPS_TEST_REQUIRE_REDIS=1 but redis-server is not installed "
+                "(apt-get install redis-server)"
+            )
+        pytest.skip(
+            "redis-server not installed (apt-get install redis-server); "
+            "set AVOPS_TEST_REQUIRE_REDIS=1 to make this a failure"
+        )
     server = RedisServer(tmp_path_factory.mktemp("redis")).start()
     yield server
     server.stop()
@@ -48,9 +52,12 @@ def make_stack(redis_server, tiny_models, tmp_path_factory):
     def _make(start_worker: bool = True, **env: str) -> ServiceStack:
         base = tmp_path_factory.mktemp("stack")
         (base / "logs").mkdir()
-        stack = ServiceStack(redis_url=redis_server.url(next(_db_numbers) % 16),
-                             data_dir=base / "data", log_dir=base / "logs",
-                             env_extra={**tiny_models, **env})
+        stack = ServiceStack(
+            redis_url=redis_server.url(next(_db_numbers) % 16),
+            data_dir=base / "data",
+            log_dir=base / "logs",
+            env_extra={**tiny_models, **env},
+        )
         stacks.append(stack)
         stack.start_api()
         if start_worker:

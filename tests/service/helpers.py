@@ -21,14 +21,21 @@ def wav_bytes(seconds: float = 2.0, sample_rate: int = 22050, freq: float = 220.
     return buf.getvalue()
 
 
-def clone(c: httpx.Client, data: bytes | None = None, ref_text: str | None = REF_TEXT,
-          language: str = "pt-BR", name: str = "TesteLowVRAM") -> httpx.Response:
+def clone(
+    c: httpx.Client,
+    data: bytes | None = None,
+    ref_text: str | None = REF_TEXT,
+    language: str = "pt-BR",
+    name: str = "TesteLowVRAM",
+) -> httpx.Response:
     form = {"language": language, "voice_name": name}
     if ref_text is not None:
         form["ref_text"] = ref_text
-    return c.post("/voices/clone", data=form,
-                  files={"audio": ("Teste.wav", data if data is not None else wav_bytes(),
-                                   "audio/wav")})
+    return c.post(
+        "/voices/clone",
+        data=form,
+        files={"audio": ("Teste.wav", data if data is not None else wav_bytes(), "audio/wav")},
+    )
 
 
 def wait_job(c: httpx.Client, job_id: str, timeout: float = 180, until=("completed", "failed")):

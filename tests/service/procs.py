@@ -77,9 +77,22 @@ class RedisServer:
 
     def start(self) -> "RedisServer":
         self.proc = subprocess.Popen(
-            [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                shutil.which("redis-server"),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         import redis
 
         client = redis.Redis(port=self.port, socket_connect_timeout=1)
@@ -115,30 +128,69 @@ class ServiceStack:
         return f"http://127.0.0.1:{self.api_port}"
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "REDIS_URL": self.redis_url, "DATA_DIR": str(self.data_dir),
-                "API_PORT": str(self.api_port), "HF_HUB_OFFLINE": "1",
-                "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
-                "VRAM_HEARTBEAT_S": "1", "WORKER_STALE_S": "10",
-                "API_KEYS": self.api_key, "ADMIN_API_KEYS": self.admin_key,
-                # generous: the functional tests submit many jobs; test_security sets its own
-                "RATE_LIMIT_PER_MINUTE": "6000", "RATE_LIMIT_BURST": "1000",
-                **self.env_extra}
+        return {
+            **os.environ,
+            "REDIS_URL": self.redis_url,
+            "DATA_DIR": str(self.data_dir),
+            "API_PORT": str(self.api_port),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "PYTHONUNBUFFERED": "1",
+            "VRAM_HEARTBEAT_S": "1",
+            "WORKER_STALE_S": "10",
+            "API_KEYS": self.api_key,
+            "ADMIN_API_KEYS": self.admin_key,
+            # generous: the functional tests submit many jobs; test_security sets its own
+            "RATE_LIMIT_PER_MINUTE": "6000",
+            "RATE_LIMIT_BURST": "1000",
+            **self.env_extra,
+        }
 
     def start_worker(self) -> subprocess.Popen:
         log = open(self.log_dir / f"worker-{time.time():.0f}.log", "ab")
         self.worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "service.worker", "worker", "--pool=prefork",
-             "--concurrency=1", "-n", self.node, "--loglevel=INFO", "--without-gossip",
-             "--without-mingle"],
-            cwd=REPO_ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "service.worker",
+                "worker",
+                "--pool=prefork",
+                "--concurrency=1",
+                "-n",
+                self.node,
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=REPO_ROOT,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         return self.worker
 
     def start_api(self) -> subprocess.Popen:
         log = open(self.log_dir / "api.log", "ab")
         self.api = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "service.api:app", "--host", "127.0.0.1",
-             "--port", str(self.api_port), "--log-level", "warning"],
-            cwd=REPO_ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "service.api:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.api_port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=REPO_ROOT,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         return self.api
 
     def client(self, key: Optional[str] = "admin") -> httpx.Client:
@@ -150,11 +202,17 @@ class ServiceStack:
 
     def wait_ready(self, timeout: float = 120) -> None:
         with self.client() as c:
-            wait_for(lambda: c.get("/health").json()["checks"]["worker"]["ok"], timeout,
-                     f"API on {self.base_url} and a worker heartbeat", interval=0.3)
+            wait_for(
+                lambda: c.get("/health").json()["checks"]["worker"]["ok"],
+                timeout,
+                f"API on {self.base_url} and a worker heartbeat",
+                interval=0.3,
+            )
 
     def worker_log(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("worker-*.log")))
+        return "\n".join(
+            p.read_text(errors="replace") for p in sorted(self.log_dir.glob("worker-*.log"))
+        )
 
     def stop(self) -> None:
         for proc in (self.api, self.worker):

@@ -39,36 +39,48 @@ TRANSPORT_ERRORS = _transport_errors()
 PCM_RATE = 24000  # OpenAI's pcm: int16 little-endian mono at 24 kHz
 FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
 # What OpenAI answers with (service/encoders.py CONTENT_TYPES is the server's copy of the fact).
-CONTENT_TYPES = {"mp3": "audio/mpeg", "opus": "audio/opus", "aac": "audio/aac",
-                 "flac": "audio/flac", "wav": "audio/wav", "pcm": "audio/pcm"}
+CONTENT_TYPES = {
+    "mp3": "audio/mpeg",
+    "opus": "audio/opus",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "wav": "audio/wav",
+    "pcm": "audio/pcm",
+}
 MODELS = ("f5tts", "xtts", "tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 JOB_ID_HEADER = "x-job-id"
 
 SENTENCES = {
-    "en": ["The quick brown fox jumps over the lazy dog near the river bank.",
-           "A gentle breeze moved through the tall grass at the edge of the field.",
-           "Every morning the baker opened his shop before the sun came up.",
-           "Children laughed and played in the park until the lights came on.",
-           "The old clock in the hall struck nine as the guests arrived.",
-           "She wrote a long letter to her brother who lived across the sea.",
-           "Rain fell softly on the roof while the family ate dinner together.",
-           "The train left the station on time and crossed the valley at noon."],
-    "pt": ["O rapido cachorro marrom pulou sobre a cerca perto do rio.",
-           "Uma brisa suave passou pela grama alta na beira do campo.",
-           "Todas as manhas o padeiro abria a loja antes do sol nascer.",
-           "As criancas brincaram no parque ate as luzes se acenderem.",
-           "O velho relogio da sala bateu nove horas quando os convidados chegaram.",
-           "Ela escreveu uma longa carta para o irmao que morava do outro lado do mar.",
-           "A chuva caia devagar no telhado enquanto a familia jantava junta.",
-           "O trem saiu da estacao na hora certa e atravessou o vale ao meio dia."],
-    "de": ["Der schnelle braune Fuchs springt ueber den faulen Hund am Fluss.",
-           "Ein sanfter Wind wehte durch das hohe Gras am Rand des Feldes.",
-           "Jeden Morgen oeffnete der Baecker seinen Laden vor Sonnenaufgang.",
-           "Die Kinder spielten im Park, bis die Lichter angingen.",
-           "Die alte Uhr im Flur schlug neun, als die Gaeste ankamen.",
-           "Sie schrieb einen langen Brief an ihren Bruder jenseits des Meeres.",
-           "Der Regen fiel leise auf das Dach, waehrend die Familie zusammen ass.",
-           "Der Zug verliess den Bahnhof puenktlich und durchquerte das Tal am Mittag."],
+    "en": [
+        "The quick brown fox jumps over the lazy dog near the river bank.",
+        "A gentle breeze moved through the tall grass at the edge of the field.",
+        "Every morning the baker opened his shop before the sun came up.",
+        "Children laughed and played in the park until the lights came on.",
+        "The old clock in the hall struck nine as the guests arrived.",
+        "She wrote a long letter to her brother who lived across the sea.",
+        "Rain fell softly on the roof while the family ate dinner together.",
+        "The train left the station on time and crossed the valley at noon.",
+    ],
+    "pt": [
+        "O rapido cachorro marrom pulou sobre a cerca perto do rio.",
+        "Uma brisa suave passou pela grama alta na beira do campo.",
+        "Todas as manhas o padeiro abria a loja antes do sol nascer.",
+        "As criancas brincaram no parque ate as luzes se acenderem.",
+        "O velho relogio da sala bateu nove horas quando os convidados chegaram.",
+        "Ela escreveu uma longa carta para o irmao que morava do outro lado do mar.",
+        "A chuva caia devagar no telhado enquanto a familia jantava junta.",
+        "O trem saiu da estacao na hora certa e atravessou o vale ao meio dia.",
+    ],
+    "de": [
+        "Der schnelle braune Fuchs springt ueber den faulen Hund am Fluss.",
+        "Ein sanfter Wind wehte durch das hohe Gras am Rand des Feldes.",
+        "Jeden Morgen oeffnete der Baecker seinen Laden vor Sonnenaufgang.",
+        "Die Kinder spielten im Park, bis die Lichter angingen.",
+        "Die alte Uhr im Flur schlug neun, als die Gaeste ankamen.",
+        "Sie schrieb einen langen Brief an ihren Bruder jenseits des Meeres.",
+        "Der Regen fiel leise auf das Dach, waehrend die Familie zusammen ass.",
+        "Der Zug verliess den Bahnhof puenktlich und durchquerte das Tal am Mittag.",
+    ],
 }
 
 
@@ -89,8 +101,13 @@ def openai_client(stack: ServiceStack, key: str, **kw):
     """The official SDK against the stack: no retries (a retry would hide the first answer)."""
     import openai
 
-    return openai.OpenAI(base_url=stack.base_url + "/v1", api_key=key,
-                         max_retries=kw.pop("max_retries", 0), timeout=kw.pop("timeout", 300), **kw)
+    return openai.OpenAI(
+        base_url=stack.base_url + "/v1",
+        api_key=key,
+        max_retries=kw.pop("max_retries", 0),
+        timeout=kw.pop("timeout", 300),
+        **kw,
+    )
 
 
 # --------------------------------------------------------------------------- decoding
@@ -127,9 +144,15 @@ def _decode_ffmpeg(fmt: str, data: bytes) -> Decoded:
     container = {"mp3": "mp3", "aac": "aac", "opus": "ogg", "flac": "flac"}[fmt]
     with av.open(io.BytesIO(data), format=container) as box:
         (stream,) = box.streams.audio
-        assert stream.codec_context.name in {"mp3": ("mp3", "mp3float"), "aac": ("aac",),
-                                             "opus": ("opus", "libopus"), "flac": ("flac",)}[fmt], \
-            (fmt, stream.codec_context.name)
+        assert (
+            stream.codec_context.name
+            in {
+                "mp3": ("mp3", "mp3float"),
+                "aac": ("aac",),
+                "opus": ("opus", "libopus"),
+                "flac": ("flac",),
+            }[fmt]
+        ), (fmt, stream.codec_context.name)
         frames = [f.to_ndarray() for f in box.decode(stream)]
         rate = stream.codec_context.sample_rate
         channels = stream.codec_context.channels
@@ -169,8 +192,9 @@ def sse_events(lines: Iterable[str]) -> list[dict]:
 
 
 def sse_audio(events: list[dict]) -> bytes:
-    return b"".join(base64.b64decode(e["audio"]) for e in events
-                    if e.get("type") == "speech.audio.delta")
+    return b"".join(
+        base64.b64decode(e["audio"]) for e in events if e.get("type") == "speech.audio.delta"
+    )
 
 
 # --------------------------------------------------------------------------- server state
@@ -217,8 +241,11 @@ def final_job(stack: ServiceStack, job_id: str, timeout: float = 60) -> dict:
     """The job record once it is final (the worker records the end just after its last event)."""
     from tests.service.procs import wait_for
 
-    return wait_for(lambda: (job := job_record(stack, job_id)) and
-                    job["status"] in FINAL_STATUSES and job, timeout, f"job {job_id} to end")
+    return wait_for(
+        lambda: (job := job_record(stack, job_id)) and job["status"] in FINAL_STATUSES and job,
+        timeout,
+        f"job {job_id} to end",
+    )
 
 
 def segments_of(entries: list[dict]) -> int:

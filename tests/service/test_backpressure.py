@@ -20,8 +20,13 @@ BURST = 3  # tokens: LIMIT accepted clones + 1; the refill is too slow to matter
 @pytest.fixture(scope="module")
 def idle(make_stack):
     """An API whose queue nobody drains until the test starts the worker."""
-    stack = make_stack(start_worker=False, LOW_VRAM="true", MAX_QUEUED_JOBS=str(LIMIT),
-                       RATE_LIMIT_PER_MINUTE="0.01", RATE_LIMIT_BURST=str(BURST))
+    stack = make_stack(
+        start_worker=False,
+        LOW_VRAM="true",
+        MAX_QUEUED_JOBS=str(LIMIT),
+        RATE_LIMIT_PER_MINUTE="0.01",
+        RATE_LIMIT_BURST=str(BURST),
+    )
     with stack.client() as c:
         wait_for(lambda: c.get("/health").status_code == 200, 60, "the API")
     return stack
@@ -51,11 +56,19 @@ def test_full_queue_refuses_then_accepts_after_draining(idle):
         assert sum(broker.llen(k) for k in broker_keys("audio-voice")) == LIMIT
 
         _refused(clone(c, name="refused"))
-        _refused(c.post("/jobs", json={"text": "ola", "language": "pt",
-                                       "voice_id": accepted[0].json()["voice_id"]}))
-        _refused(c.post("/v1/audio/speech", json={"model": "tts-1", "input": "ola",
-                                                  "voice": accepted[0].json()["voice_id"]}),
-                 openai=True)
+        _refused(
+            c.post(
+                "/jobs",
+                json={"text": "ola", "language": "pt", "voice_id": accepted[0].json()["voice_id"]},
+            )
+        )
+        _refused(
+            c.post(
+                "/v1/audio/speech",
+                json={"model": "tts-1", "input": "ola", "voice": accepted[0].json()["voice_id"]},
+            ),
+            openai=True,
+        )
         for _ in range(3):
             _refused(clone(c, name="refused"))
 

@@ -36,8 +36,16 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 PYTHON_BASE = "avops-test/python:bookworm"
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
-CONTEXT_ITEMS = ("pyproject.toml", "README.md", ".dockerignore", "audiovoice_ops", "engines",
-                 "service", "docker", ".env.example")
+CONTEXT_ITEMS = (
+    "pyproject.toml",
+    "README.md",
+    ".dockerignore",
+    "audiovoice_ops",
+    "engines",
+    "service",
+    "docker",
+    ".env.example",
+)
 # /data owned by uid 999 like the official image's: compose runs redis as REDIS_USER (999:1000).
 REDIS_DOCKERFILE = f"""FROM {PYTHON_BASE}
 COPY root/ /
@@ -61,8 +69,14 @@ def python_base(docker_client):
     tag = f"avops-test/python-cxx:{uuid.uuid4().hex[:8]}"
     files = {f"lib/{n}": _host_lib(n) for n in ("libstdc++.so.6", "libgcc_s.so.1")}
     dockerfile = f"FROM {PYTHON_BASE}\nCOPY lib/ /usr/lib/x86_64-linux-gnu/\n"
-    docker_client.images.build(fileobj=_context(dockerfile, files), custom_context=True, tag=tag,
-                               rm=True, forcerm=True, labels={"com.avops.test": "service"})
+    docker_client.images.build(
+        fileobj=_context(dockerfile, files),
+        custom_context=True,
+        tag=tag,
+        rm=True,
+        forcerm=True,
+        labels={"com.avops.test": "service"},
+    )
     yield tag
     docker_client.images.remove(tag, force=True)
 
@@ -73,6 +87,7 @@ def _context(dockerfile: str, files: dict[str, Path]) -> io.BytesIO:
 
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
+
         def add_bytes(name: str, data: bytes, mode: int = 0o644) -> None:
             info = tarfile.TarInfo(name)
             info.size, info.mode = len(data), mode
@@ -91,20 +106,27 @@ def _redis_context() -> io.BytesIO:
     for binary in ("redis-server", "redis-cli"):
         path = Path(shutil.which(binary)).resolve()
         files[f"root/usr/bin/{binary}"] = path
-        files.update({f"root/opt/redis/lib/{lib.name}": lib.resolve() for lib in _shared_libs(path)})
+        files.update(
+            {f"root/opt/redis/lib/{lib.name}": lib.resolve() for lib in _shared_libs(path)}
+        )
     return _context(REDIS_DOCKERFILE, files)
 
 
 def _shared_libs(binary: Path) -> list[Path]:
     out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True).stdout
-    libs = [Path(line.split("=>")[1].split("(")[0].strip()) for line in out.splitlines()
-            if "=>" in line and "/" in line.split("=>")[1]]
+    libs = [
+        Path(line.split("=>")[1].split("(")[0].strip())
+        for line in out.splitlines()
+        if "=>" in line and "/" in line.split("=>")[1]
+    ]
     # libc/libm/ld.so come from the base (same Debian release); the rest by soname.
     return [lib for lib in libs if not lib.name.startswith(("libc.so", "libm.so", "ld-linux"))]
 
 
 def _host_lib(name: str) -> Path:
-    for line in subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout.splitlines():
+    for line in subprocess.run(
+        ["ldconfig", "-p"], capture_output=True, text=True
+    ).stdout.splitlines():
         if line.strip().startswith(name + " ") and "x86-64" in line:
             return Path(line.split("=>")[1].strip()).resolve()
     raise FileNotFoundError(name)
@@ -115,8 +137,14 @@ def redis_image(docker_client, python_base):
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server not installed on the host (its binary makes the test image)")
     tag = f"avops-test/redis:{uuid.uuid4().hex[:8]}"
-    docker_client.images.build(fileobj=_redis_context(), custom_context=True, tag=tag, rm=True,
-                               forcerm=True, labels={"com.avops.test": "service"})
+    docker_client.images.build(
+        fileobj=_redis_context(),
+        custom_context=True,
+        tag=tag,
+        rm=True,
+        forcerm=True,
+        labels={"com.avops.test": "service"},
+    )
     yield tag
     docker_client.images.remove(tag, force=True)
 
@@ -148,16 +176,32 @@ def stack_project(docker_client, python_base, redis_image, tmp_path):
     port = free_port()
     image = f"avops-test/audio-voice:{name}"
     api_key, admin_key = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    ctx = _project_dir(tmp_path, {
-        "API_KEYS": api_key, "ADMIN_API_KEYS": admin_key,
-        "AVOPS_IMAGE": image, "BASE_IMAGE": python_base, "IMAGE_EXTRAS": "service",
-        "BUILD_NETWORK": "host", "REDIS_IMAGE": redis_image, "CONTAINER_PREFIX": name,
-        "API_HOST_PORT": str(port),
-        "API_HEALTH_INTERVAL": "2s", "WORKER_HEALTH_INTERVAL": "3s", "VRAM_HEARTBEAT_S": "2"})
-    env = {**os.environ, "AVOPS_COMPOSE_FILE": str(ctx / "docker" / "compose.yml"),
-           "AVOPS_ENV_FILE": str(ctx / ".env"), "AVOPS_PROJECT_NAME": name}
-    yield dict(name=name, port=port, image=image, env=env, ctx=ctx, api_key=api_key,
-               admin_key=admin_key)
+    ctx = _project_dir(
+        tmp_path,
+        {
+            "API_KEYS": api_key,
+            "ADMIN_API_KEYS": admin_key,
+            "AVOPS_IMAGE": image,
+            "BASE_IMAGE": python_base,
+            "IMAGE_EXTRAS": "service",
+            "BUILD_NETWORK": "host",
+            "REDIS_IMAGE": redis_image,
+            "CONTAINER_PREFIX": name,
+            "API_HOST_PORT": str(port),
+            "API_HEALTH_INTERVAL": "2s",
+            "WORKER_HEALTH_INTERVAL": "3s",
+            "VRAM_HEARTBEAT_S": "2",
+        },
+    )
+    env = {
+        **os.environ,
+        "AVOPS_COMPOSE_FILE": str(ctx / "docker" / "compose.yml"),
+        "AVOPS_ENV_FILE": str(ctx / ".env"),
+        "AVOPS_PROJECT_NAME": name,
+    }
+    yield dict(
+        name=name, port=port, image=image, env=env, ctx=ctx, api_key=api_key, admin_key=admin_key
+    )
     destroy_project(docker_client, name)
     for img in docker_client.images.list(filters={"label": f"io.avops.built-for-project={name}"}):
         docker_client.images.remove(img.id, force=True)
@@ -170,8 +214,14 @@ def stack_project(docker_client, python_base, redis_image, tmp_path):
 def _health_from_inside(client, container: str) -> str:
     """Diagnostics for a failed bring-up: the API's own /health body."""
     try:
-        exec_id = client.api.exec_create(container, ["python", "-c", (
-            "import httpx; print(httpx.get('http://127.0.0.1:8005/health').text)")])
+        exec_id = client.api.exec_create(
+            container,
+            [
+                "python",
+                "-c",
+                ("import httpx; print(httpx.get('http://127.0.0.1:8005/health').text)"),
+            ],
+        )
         return "\n/health inside the api container: " + client.api.exec_start(exec_id).decode()
     except Exception as exc:  # noqa: BLE001  (a diagnostic for a failure message: never raise)
         return f"\n(no /health from inside: {exc})"
@@ -183,8 +233,11 @@ def test_compose_loads_through_avops_stack_model():
     stack = load_stack(REPO_ROOT / "docker" / "compose.yml", REPO_ROOT / ".env.example", {})
     assert stack.startup_order.index("redis") < stack.startup_order.index("api")
     names = {s: stack.service(s).container_name for s in ("api", "celery", "redis")}
-    assert names == {"api": "audio-voice-api", "celery": "audio-voice-celery",
-                     "redis": "audio-voice-redis"}
+    assert names == {
+        "api": "audio-voice-api",
+        "celery": "audio-voice-celery",
+        "redis": "audio-voice-redis",
+    }
     celery = stack.service("celery")
     assert celery.gpu_devices, "the worker must reserve the GPU"
     assert "--concurrency=1" in celery.command and "--pool=prefork" in celery.command
@@ -196,11 +249,29 @@ def test_compose_loads_through_avops_stack_model():
 
 def test_avops_rebuild_brings_the_stack_up_healthy(docker_client, stack_project):
     p = stack_project
-    result = subprocess.run([sys.executable, "-m", "audiovoice_ops", "rebuild", "--gpus", "off",
-                             "--cache", "--timeout", "180"], env=p["env"], cwd=p["ctx"],
-                            capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, (result.stdout[-3000:] + result.stderr[-3000:]
-                                    + _health_from_inside(docker_client, f"{p['name']}-api"))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "audiovoice_ops",
+            "rebuild",
+            "--gpus",
+            "off",
+            "--cache",
+            "--timeout",
+            "180",
+        ],
+        env=p["env"],
+        cwd=p["ctx"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, (
+        result.stdout[-3000:]
+        + result.stderr[-3000:]
+        + _health_from_inside(docker_client, f"{p['name']}-api")
+    )
     for svc in ("api", "celery", "redis"):
         state = docker_client.api.inspect_container(f"{p['name']}-{svc}")["State"]
         assert state["Health"]["Status"] == "healthy", (svc, state)
@@ -220,24 +291,31 @@ def test_avops_rebuild_brings_the_stack_up_healthy(docker_client, stack_project)
         assert anon.get("/admin/vram").status_code == 401
         assert anon.get("/voices").status_code == 401
         assert anon.get("/health").json() == {"status": "ok"}
-    with httpx.Client(base_url=f"http://127.0.0.1:{p['port']}", timeout=30,
-                      headers={"Authorization": f"Bearer {p['admin_key']}"}) as c:
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{p['port']}",
+        timeout=30,
+        headers={"Authorization": f"Bearer {p['admin_key']}"},
+    ) as c:
         health = c.get("/health")
         assert health.status_code == 200, health.text
         assert health.json()["checks"]["worker"]["ok"], health.json()
         # 24 kHz: the worker stores it without resampling, so this works without torch.
-        r = c.post("/voices/clone", data={"language": "pt-BR", "voice_name": "smoke",
-                                          "ref_text": "a reference"},
-                   files={"audio": ("a.wav", wav_bytes(2.0, 24000), "audio/wav")})
+        r = c.post(
+            "/voices/clone",
+            data={"language": "pt-BR", "voice_name": "smoke", "ref_text": "a reference"},
+            files={"audio": ("a.wav", wav_bytes(2.0, 24000), "audio/wav")},
+        )
         assert r.status_code == 202, r.text
         assert wait_job(c, r.json()["job_id"], timeout=60)["status"] == "completed"
-        r = c.post("/jobs", json={"text": "ola", "language": "pt-BR",
-                                  "voice_id": r.json()["voice_id"]})
+        r = c.post(
+            "/jobs", json={"text": "ola", "language": "pt-BR", "voice_id": r.json()["voice_id"]}
+        )
         info = wait_job(c, r.json()["job_id"], timeout=60)
         assert info["status"] == "failed" and "torch" in info["error"], info
         vram = c.get("/admin/vram").json()
         assert vram["vram"]["available"] is False and vram["age_seconds"] < 30
-    ping = docker_client.api.exec_create(f"{p['name']}-celery",
-                                         ["python", "-m", "service.healthcheck", "worker"])
+    ping = docker_client.api.exec_create(
+        f"{p['name']}-celery", ["python", "-m", "service.healthcheck", "worker"]
+    )
     out = docker_client.api.exec_start(ping).decode()
     assert "pong" in out, out

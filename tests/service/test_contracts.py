@@ -74,14 +74,19 @@ def test_producer_stats_arrive_typed_in_avops(api_only, publisher):
     assert vram.parsed.vram == produced  # every field, nested models included, survives the trip
     assert vram.parsed.worker == "celery@test pid=1" and vram.parsed.event == "load"
     assert 0 <= vram.parsed.age_seconds < 10 and vram.parsed.timestamp.endswith("+00:00")
-    assert [(m.key, m.device, m.parked, m.in_use) for m in vram.parsed.vram.resident_models] == \
-        [("f5tts", "cpu", True, 0), ("xtts", "cuda", False, 1)]
+    assert [(m.key, m.device, m.parked, m.in_use) for m in vram.parsed.vram.resident_models] == [
+        ("f5tts", "cpu", True, 0),
+        ("xtts", "cuda", False, 1),
+    ]
 
     # The published payload doubles as the heartbeat: /health is ok, typed for avops.
     assert health.ok, health.error
     assert isinstance(health.parsed, HealthResponse) and health.parsed.status == "ok"
     assert {"redis", "worker", "storage"} <= set(health.parsed.checks)
-    assert health.parsed.checks["worker"].ok and "celery@test pid=1" in health.parsed.checks["worker"].detail
+    assert (
+        health.parsed.checks["worker"].ok
+        and "celery@test pid=1" in health.parsed.checks["worker"].detail
+    )
 
 
 def test_doctor_and_vram_view_read_the_published_stats(api_only, publisher):
@@ -106,8 +111,13 @@ def test_doctor_and_vram_view_read_the_published_stats(api_only, publisher):
 
     with ApiClient(api_only.base_url, api_only.admin_key) as api:
         recorded = SNAPSHOTS / "one_gpu_processes.json"  # a host with a GPU, recorded
-        src = Sources(project=real_project(), api_expected=True, vram=api.vram(), health=api.health(),
-                      gpu=GpuSnapshot.from_dict(json.loads(recorded.read_text())))
+        src = Sources(
+            project=real_project(),
+            api_expected=True,
+            vram=api.vram(),
+            health=api.health(),
+            gpu=GpuSnapshot.from_dict(json.loads(recorded.read_text())),
+        )
         source = GpuSource(recorded)
         try:
             frame = collect(source, api)
@@ -131,8 +141,12 @@ def test_doctor_and_vram_view_read_the_published_stats(api_only, publisher):
 
 def test_worker_without_engines_publishes_a_valid_payload(api_only, publisher):
     """The worker's fallback when the engines extra is missing (service/worker.py publish_vram)."""
-    vram_publish.publish(publisher, {"available": False, "error": "engines extra not installed in this image"},
-                         worker="celery@test pid=3", event="startup")
+    vram_publish.publish(
+        publisher,
+        {"available": False, "error": "engines extra not installed in this image"},
+        worker="celery@test pid=3",
+        event="startup",
+    )
     vram, _ = avops_reads(api_only)
     assert vram.ok and vram.parsed.vram.error == "engines extra not installed in this image"
     assert vram.parsed.vram.resident_models == [] and vram.parsed.vram.device == "cpu"
@@ -142,7 +156,9 @@ def test_a_producer_that_drifts_from_the_contract_fails_at_publish(publisher):
     from pydantic import ValidationError
 
     with pytest.raises(ValidationError, match="device"):
-        vram_publish.publish(publisher, {"available": True, "device": "gpu0"}, worker="w", event="load")
+        vram_publish.publish(
+            publisher, {"available": True, "device": "gpu0"}, worker="w", event="load"
+        )
     assert publisher.get(vram_publish.KEY) is None  # nothing half-written for the API to serve
 
 

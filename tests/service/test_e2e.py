@@ -26,8 +26,14 @@ def low(make_stack):
 
 
 def _synthesize(c, voice_id, **extra):
-    body = {"mode": "dubbing_with_clone", "text": SENTENCE, "language": "pt-BR",
-            "voice_id": voice_id, "quality_profile": "f5tts_balanced", **extra}
+    body = {
+        "mode": "dubbing_with_clone",
+        "text": SENTENCE,
+        "language": "pt-BR",
+        "voice_id": voice_id,
+        "quality_profile": "f5tts_balanced",
+        **extra,
+    }
     r = c.post("/jobs", json=body)
     assert r.status_code == 202, r.text
     return wait_job(c, r.json()["job_id"])
@@ -71,8 +77,16 @@ def test_low_vram_clone_synthesize_download(low):
 def test_xtts_job_and_listing(low):
     with low.client() as c:
         voice_id = ready_voice(c, ref_text=None, name="no-transcript")
-        r = c.post("/jobs", json={"mode": "dubbing_with_clone", "text": "ola mundo",
-                                  "language": "pt-BR", "voice_id": voice_id, "engine": "xtts"})
+        r = c.post(
+            "/jobs",
+            json={
+                "mode": "dubbing_with_clone",
+                "text": "ola mundo",
+                "language": "pt-BR",
+                "voice_id": voice_id,
+                "engine": "xtts",
+            },
+        )
         assert r.status_code == 202, r.text
         info = wait_job(c, r.json()["job_id"])
         assert info["status"] == "completed", info
@@ -103,6 +117,7 @@ def test_failing_job_leaves_worker_alive(low):
         # A valid WAV that is silent passes the API's header sniff; the worker's full decode
         # rejects it: the clone job fails with the engines' message, the voice is 'failed'.
         import numpy as np
+
         buf = io.BytesIO()
         sf.write(buf, np.zeros(22050 * 2, dtype=np.float32), 22050, format="WAV")
         r = clone(c, data=buf.getvalue(), name="silent")
@@ -130,13 +145,33 @@ def test_worker_stays_pingable_during_a_job_and_parent_has_no_torch(low):
     assert "libtorch" in open(f"/proc/{kids[0]}/maps").read()
     with low.client() as c:
         voice_id = ready_voice(c)
-        r = c.post("/jobs", json={"text": " ".join([SENTENCE] * 6), "language": "pt-BR",
-                                  "voice_id": voice_id, "quality_profile": "f5tts_quality"})
+        r = c.post(
+            "/jobs",
+            json={
+                "text": " ".join([SENTENCE] * 6),
+                "language": "pt-BR",
+                "voice_id": voice_id,
+                "quality_profile": "f5tts_quality",
+            },
+        )
         job_id = r.json()["job_id"]
         wait_job(c, job_id, until=("processing", "completed", "failed"))
-        ping = subprocess.run([sys.executable, "-m", "service.healthcheck", "worker", "--node",
-                               low.node, "--timeout", "5"], env=low.env(), capture_output=True,
-                              text=True, timeout=60)
+        ping = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "service.healthcheck",
+                "worker",
+                "--node",
+                low.node,
+                "--timeout",
+                "5",
+            ],
+            env=low.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert ping.returncode == 0, ping.stdout + ping.stderr
         assert c.get(f"/jobs/{job_id}").json()["status"] in ("processing", "completed")
         assert wait_job(c, job_id)["status"] == "completed"
@@ -146,8 +181,15 @@ def test_killed_worker_child_requeues_the_job(make_stack):
     stack = make_stack(LOW_VRAM="true")
     with stack.client() as c:
         voice_id = ready_voice(c)
-        r = c.post("/jobs", json={"text": " ".join([SENTENCE] * 8), "language": "pt-BR",
-                                  "voice_id": voice_id, "quality_profile": "f5tts_quality"})
+        r = c.post(
+            "/jobs",
+            json={
+                "text": " ".join([SENTENCE] * 8),
+                "language": "pt-BR",
+                "voice_id": voice_id,
+                "quality_profile": "f5tts_quality",
+            },
+        )
         job_id = r.json()["job_id"]
         info = wait_job(c, job_id, until=("processing", "completed", "failed"), timeout=60)
         assert info["status"] == "processing", "job finished before it could be killed"
@@ -157,7 +199,12 @@ def test_killed_worker_child_requeues_the_job(make_stack):
         assert info["status"] == "completed", info
         assert info["attempts"] == 2
         # The parent forked a fresh child that serves the next job.
-        wait_for(lambda: children(stack.worker.pid) and children(stack.worker.pid) != [child], 30,
-                 "a new pool child")
-    assert "Worker exited prematurely: signal 9" in stack.worker_log() or \
-        "WorkerLostError" in stack.worker_log()
+        wait_for(
+            lambda: children(stack.worker.pid) and children(stack.worker.pid) != [child],
+            30,
+            "a new pool child",
+        )
+    assert (
+        "Worker exited prematurely: signal 9" in stack.worker_log()
+        or "WorkerLostError" in stack.worker_log()
+    )

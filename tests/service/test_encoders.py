@@ -70,7 +70,7 @@ def encode(fmt: str, pcm: bytes, sizes: list[int] | None = None) -> bytes:
     encoder = StreamEncoder(fmt)
     out, pos = [], 0
     for size in sizes if sizes is not None else [len(pcm)]:
-        out.append(encoder.feed(pcm[pos:pos + size]))
+        out.append(encoder.feed(pcm[pos : pos + size]))
         pos += size
     out.append(encoder.feed(pcm[pos:]))
     out.append(encoder.finish())
@@ -91,10 +91,14 @@ def ffmpeg_decode(fmt: str, data: bytes) -> dict:
             chunks += [f.to_ndarray()[0] for f in resampler.resample(frame)]
         chunks += [f.to_ndarray()[0] for f in resampler.resample(None)]
         ctx = stream.codec_context
-        return {"demuxer": container.format.name.split(",")[0], "decoder": ctx.name,
-                "rate": ctx.sample_rate, "channels": ctx.layout.nb_channels,
-                "seconds": decoded / ctx.sample_rate,
-                "samples": np.concatenate(chunks) if chunks else np.zeros(0, np.int16)}
+        return {
+            "demuxer": container.format.name.split(",")[0],
+            "decoder": ctx.name,
+            "rate": ctx.sample_rate,
+            "channels": ctx.layout.nb_channels,
+            "seconds": decoded / ctx.sample_rate,
+            "samples": np.concatenate(chunks) if chunks else np.zeros(0, np.int16),
+        }
 
 
 def soundfile_decode(fmt: str, data: bytes) -> tuple[int, int, np.ndarray]:
@@ -105,14 +109,24 @@ def soundfile_decode(fmt: str, data: bytes) -> tuple[int, int, np.ndarray]:
     (it sizes its buffer by that, and seeks after each read, which libsndfile refuses without a
     length), so the frames are pulled with libsndfile's own sf_readf_short until it returns 0.
     """
-    raw = {"format": "RAW", "subtype": "PCM_16", "endian": "LITTLE",
-           "samplerate": RATE, "channels": 1} if fmt == "pcm" else {}
+    raw = (
+        {
+            "format": "RAW",
+            "subtype": "PCM_16",
+            "endian": "LITTLE",
+            "samplerate": RATE,
+            "channels": 1,
+        }
+        if fmt == "pcm"
+        else {}
+    )
     with sf.SoundFile(io.BytesIO(data), **raw) as f:
         parts = []
         while True:
             buf = np.empty(8192, dtype=np.int16)
-            got = sf._snd.sf_readf_short(f._file, sf._ffi.cast("short *", buf.ctypes.data),
-                                         buf.size)
+            got = sf._snd.sf_readf_short(
+                f._file, sf._ffi.cast("short *", buf.ctypes.data), buf.size
+            )
             if got <= 0:
                 break
             parts.append(buf[:got])
@@ -128,17 +142,18 @@ def best_correlation(reference: np.ndarray, decoded: np.ndarray, max_lag: int = 
     cross = np.fft.irfft(np.fft.rfft(dec, size) * np.conj(np.fft.rfft(ref, size)), size)
     lag = int(np.argmax(cross[:max_lag]))
     overlap = min(ref.size, dec.size - lag)
-    return float(np.corrcoef(ref[:overlap], dec[lag:lag + overlap])[0, 1])
+    return float(np.corrcoef(ref[:overlap], dec[lag : lag + overlap])[0, 1])
 
 
 def pcm_samples(pcm: bytes) -> np.ndarray:
-    return np.frombuffer(pcm[:len(pcm) // 2 * 2], dtype="<i2")
+    return np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
 
 
 def assert_duration(fmt: str, seconds: float, expected: float) -> None:
     if fmt in LOSSY:
-        assert expected <= seconds + 0.001 and seconds - expected <= LOSSY_DURATION_TOLERANCE_S, \
+        assert expected <= seconds + 0.001 and seconds - expected <= LOSSY_DURATION_TOLERANCE_S, (
             f"{fmt}: decoded {seconds:.3f} s for {expected:.3f} s of input"
+        )
     else:
         assert seconds == expected
 
@@ -165,8 +180,12 @@ def encoded() -> dict[str, bytes]:
 def test_ffmpeg_decodes_each_format_to_the_input(fmt, encoded):
     decoded = ffmpeg_decode(fmt, encoded[fmt])
     demuxer, decoder, rate = FFMPEG_VIEW[fmt]
-    assert (decoded["demuxer"], decoded["decoder"], decoded["rate"], decoded["channels"]) == \
-        (demuxer, decoder, rate, 1)
+    assert (decoded["demuxer"], decoded["decoder"], decoded["rate"], decoded["channels"]) == (
+        demuxer,
+        decoder,
+        rate,
+        1,
+    )
     assert_duration(fmt, decoded["seconds"], SIGNAL_SECONDS)
     assert_matches(fmt, pcm_samples(SIGNAL), decoded["samples"])
 
@@ -185,7 +204,7 @@ def test_bytes_come_out_while_audio_goes_in(fmt):
     all but MAX_LAG_S of it; finish() adds only that tail, not the stream."""
     fed = chirp(2.0)
     encoder = StreamEncoder(fmt)
-    before_finish = b"".join(encoder.feed(fed[i:i + 960]) for i in range(0, len(fed), 960))
+    before_finish = b"".join(encoder.feed(fed[i : i + 960]) for i in range(0, len(fed), 960))
     tail = encoder.finish()
     ready = ffmpeg_decode(fmt, before_finish)["seconds"]
     assert ready >= 2.0 - MAX_LAG_S, f"{fmt}: only {ready:.3f} s of 2 s out before finish()"
@@ -197,8 +216,9 @@ def test_wav_starts_with_a_header_for_unknown_length():
     encoder = StreamEncoder("wav")
     first = encoder.feed(SIGNAL[:4801])
     riff, riff_size, wave = struct.unpack_from("<4sI4s", first)
-    fmt_id, fmt_size, codec, channels, rate, byte_rate, align, bits = \
-        struct.unpack_from("<4sIHHIIHH", first, 12)
+    fmt_id, fmt_size, codec, channels, rate, byte_rate, align, bits = struct.unpack_from(
+        "<4sIHHIIHH", first, 12
+    )
     data_id, data_size = struct.unpack_from("<4sI", first, 36)
     assert (riff, riff_size, wave, fmt_id, fmt_size) == (b"RIFF", 0xFFFFFFFF, b"WAVE", b"fmt ", 16)
     assert (codec, channels, rate, byte_rate, align, bits) == (1, 1, RATE, RATE * 2, 2, 16)
@@ -208,10 +228,16 @@ def test_wav_starts_with_a_header_for_unknown_length():
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-@settings(max_examples=25, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(pcm=st.binary(max_size=12001),
-       sizes=st.lists(st.integers(min_value=0, max_value=2001), max_size=24))
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    pcm=st.binary(max_size=12001),
+    sizes=st.lists(st.integers(min_value=0, max_value=2001), max_size=24),
+)
 def test_any_chunking_gives_the_bytes_of_one_call(fmt, pcm, sizes):
     """Chunk boundaries anywhere (empty chunks, half samples) change nothing in the output."""
     chunked = encode(fmt, pcm, sizes)

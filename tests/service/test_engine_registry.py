@@ -50,9 +50,14 @@ def test_settings_read_engine_names_and_languages_from_the_registry(tmp_path):
 
 def test_engine_and_default_profile_resolve_through_the_registry(settings):
     assert v.resolve_engine("X-TTS", None, settings) == ("xtts", "xtts_balanced")
-    assert v.resolve_engine(None, None, settings) == ("f5tts", registry.get_spec("f5tts").default_profile)
-    assert rejected(v.resolve_engine, "bark", None, settings) == \
-        "engine: unknown engine 'bark'; accepted: f5tts, xtts"
+    assert v.resolve_engine(None, None, settings) == (
+        "f5tts",
+        registry.get_spec("f5tts").default_profile,
+    )
+    assert (
+        rejected(v.resolve_engine, "bark", None, settings)
+        == "engine: unknown engine 'bark'; accepted: f5tts, xtts"
+    )
 
 
 def test_the_ref_text_need_is_the_engines_declaration(settings, store, monkeypatch):
@@ -60,15 +65,19 @@ def test_the_ref_text_need_is_the_engines_declaration(settings, store, monkeypat
     job = JobCreate(text="Ola", language="pt", voice_id=untranscribed)
     assert rejected(v.check_voice, job, "f5tts", settings, store, OWNER) == (
         f"voice_id: voice {untranscribed} has no ref_text; F5-TTS needs the transcript of the "
-        "reference audio (clone it with ref_text) or use engine=xtts")
+        "reference audio (clone it with ref_text) or use engine=xtts"
+    )
     assert v.check_voice(job, "xtts", settings, store, OWNER) == untranscribed
     # Declared by the registration, not by the name: flip it and the rule follows.
-    flipped = tuple(dataclasses.replace(s, needs_ref_text=not s.needs_ref_text) for s in registry.ENGINES)
+    flipped = tuple(
+        dataclasses.replace(s, needs_ref_text=not s.needs_ref_text) for s in registry.ENGINES
+    )
     monkeypatch.setattr(registry, "ENGINES", flipped)
     monkeypatch.setattr(registry, "_BY_NAME", {s.name: s for s in flipped})
     assert v.check_voice(job, "f5tts", settings, store, OWNER) == untranscribed
     assert rejected(v.check_voice, job, "xtts", settings, store, OWNER).endswith(
-        "XTTS needs the transcript of the reference audio (clone it with ref_text) or use engine=f5tts")
+        "XTTS needs the transcript of the reference audio (clone it with ref_text) or use engine=f5tts"
+    )
 
 
 def test_engines_for_a_voice():
@@ -80,7 +89,9 @@ def test_a_language_the_engine_does_not_declare_is_refused_at_submission(setting
     voice_id = voice(store, ref_text="a transcript")
     job = JobCreate(text="Ola", language="th-TH", voice_id=voice_id, engine="xtts")
     message = rejected(v.resolve_job, job, settings, store, OWNER)
-    assert message.startswith("language: 'th-TH' is not supported by engine xtts; accepted: en, es,")
+    assert message.startswith(
+        "language: 'th-TH' is not supported by engine xtts; accepted: en, es,"
+    )
     f5 = v.resolve_job(job.model_copy(update={"engine": "f5tts"}), settings, store, OWNER)
     assert (f5.engine, f5.language) == ("f5tts", "th-TH")  # F5-TTS declares no list of its own
     pt = v.resolve_job(job.model_copy(update={"language": "pt-BR"}), settings, store, OWNER)

@@ -44,23 +44,30 @@ def small_volume(tmp_path_factory):
         pytest.skip("mounting a tmpfs needs root (CI runs as root)")
     mountpoint = tmp_path_factory.mktemp("tmpfs") / "data"
     mountpoint.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TMPFS_BYTES}", "tmpfs", str(mountpoint)],
-                   check=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_BYTES}", "tmpfs", str(mountpoint)], check=True
+    )
     yield mountpoint
     subprocess.run(["umount", "--lazy", str(mountpoint)], check=False)
 
 
-def _stack(redis: RedisServer, db: int, tiny_models, base: Path, data_dir: Path | None = None,
-           **env: str) -> ServiceStack:
+def _stack(
+    redis: RedisServer, db: int, tiny_models, base: Path, data_dir: Path | None = None, **env: str
+) -> ServiceStack:
     (base / "logs").mkdir(parents=True, exist_ok=True)
-    return ServiceStack(redis_url=redis.url(db), data_dir=data_dir or base / "data",
-                        log_dir=base / "logs", env_extra={**tiny_models, **env})
+    return ServiceStack(
+        redis_url=redis.url(db),
+        data_dir=data_dir or base / "data",
+        log_dir=base / "logs",
+        env_extra={**tiny_models, **env},
+    )
 
 
 @pytest.fixture(scope="module")
 def disk_stack(own_redis, tiny_models, small_volume, tmp_path_factory):
-    stack = _stack(own_redis, 1, tiny_models, tmp_path_factory.mktemp("disk"), small_volume,
-                   LOW_VRAM="true")
+    stack = _stack(
+        own_redis, 1, tiny_models, tmp_path_factory.mktemp("disk"), small_volume, LOW_VRAM="true"
+    )
     stack.start_api()
     stack.start_worker()
     stack.wait_ready()
@@ -89,8 +96,9 @@ def free_all(data_dir: Path) -> None:
 
 def files_under(root: Path) -> list[str]:
     """Every file (not directory) below ``root``, relative, filler excluded."""
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*")
-                  if p.is_file() and p.name != FILLER)
+    return sorted(
+        str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.name != FILLER
+    )
 
 
 def pages(n: int) -> int:
@@ -149,8 +157,10 @@ def test_clone_accepted_with_little_space_ends_failed_without_partial_reference(
         free_all(data)
         assert job["status"] == "failed" and job["error"] == NO_SPACE_MESSAGE, job
         assert voice["status"] == "failed" and voice["error"] == NO_SPACE_MESSAGE, voice
-        assert files_under(data) == [f"voices/{voice_id}/upload.wav",
-                                     f"voices/{voice_id}/voice.json"]
+        assert files_under(data) == [
+            f"voices/{voice_id}/upload.wav",
+            f"voices/{voice_id}/voice.json",
+        ]
         assert c.delete(f"/voices/{voice_id}").status_code == 204
 
 
@@ -162,9 +172,16 @@ def test_synthesis_on_full_volume_fails_and_leaves_no_output(disk_stack, profile
         voice_id = ready_voice(c)
         before = files_under(data)
         leave_free(data, 0)
-        r = c.post("/jobs", json={"mode": "dubbing_with_clone", "text": "sem espaco no disco",
-                                  "language": "pt-BR", "voice_id": voice_id,
-                                  "quality_profile": profile})
+        r = c.post(
+            "/jobs",
+            json={
+                "mode": "dubbing_with_clone",
+                "text": "sem espaco no disco",
+                "language": "pt-BR",
+                "voice_id": voice_id,
+                "quality_profile": profile,
+            },
+        )
         assert r.status_code == 202, r.text
         job = wait_job(c, r.json()["job_id"], timeout=180)
         free_all(data)
@@ -191,8 +208,9 @@ def test_clone_while_redis_is_down_stores_no_voice(redis_server, tiny_models, tm
             assert r.status_code == 503, r.text
             one_line(r.json())
             voices_dir = stack.data_dir / "voices"
-            assert [p.name for p in voices_dir.iterdir() if p.name != ".incoming"] == [], \
+            assert [p.name for p in voices_dir.iterdir() if p.name != ".incoming"] == [], (
                 "a voice was stored although its validation job could not be queued"
+            )
             assert files_under(voices_dir) == []
     finally:
         stack.stop()
@@ -209,8 +227,14 @@ def queue_refused(redis_server, tiny_models, tmp_path):
     (tmp_path / "redis").mkdir()
     server = RedisServer(tmp_path / "redis").start()
     admin = redis_lib.Redis(port=server.port, decode_responses=True)
-    admin.acl_setuser("api", enabled=True, passwords=["+api-secret-pw"], keys=["avops:*"],
-                      commands=["+@all"], channels=["*"])
+    admin.acl_setuser(
+        "api",
+        enabled=True,
+        passwords=["+api-secret-pw"],
+        keys=["avops:*"],
+        commands=["+@all"],
+        channels=["*"],
+    )
     stack = _stack(server, 0, tiny_models, tmp_path, RATE_LIMIT_PER_MINUTE="0")
     stack.redis_url = f"redis://api:api-secret-pw@127.0.0.1:{server.port}/0"
     try:
@@ -251,9 +275,16 @@ def test_job_whose_task_cannot_be_sent_leaves_no_queued_job(queue_refused):
     meta = voices.create("v", "en", "hello", wav_bytes(), "wav", "0" * 8, {})
     voices.update(meta["voice_id"], status="ready")
     with stack.client() as c:
-        r = c.post("/jobs", json={"mode": "dubbing_with_clone", "text": "hello there",
-                                  "language": "en", "voice_id": meta["voice_id"],
-                                  "engine": "xtts"})
+        r = c.post(
+            "/jobs",
+            json={
+                "mode": "dubbing_with_clone",
+                "text": "hello there",
+                "language": "en",
+                "voice_id": meta["voice_id"],
+                "engine": "xtts",
+            },
+        )
     assert_queue_refused(r, admin)
 
 
@@ -263,17 +294,30 @@ REAPER_S = 0.5
 
 
 def test_job_of_a_worker_that_never_returns_ends_failed(own_redis, tiny_models, tmp_path):
-    stack = _stack(own_redis, 2, tiny_models, tmp_path, LOW_VRAM="true",
-                   JOB_DEADLINE_S=str(DEADLINE_S), REAPER_INTERVAL_S=str(REAPER_S))
+    stack = _stack(
+        own_redis,
+        2,
+        tiny_models,
+        tmp_path,
+        LOW_VRAM="true",
+        JOB_DEADLINE_S=str(DEADLINE_S),
+        REAPER_INTERVAL_S=str(REAPER_S),
+    )
     try:
         stack.start_api()
         stack.start_worker()
         stack.wait_ready()
         with stack.client() as c:
             voice_id = ready_voice(c)
-            r = c.post("/jobs", json={"text": " ".join(["uma frase longa para sintetizar"] * 3),
-                                      "language": "pt-BR", "voice_id": voice_id,
-                                      "quality_profile": "f5tts_quality"})
+            r = c.post(
+                "/jobs",
+                json={
+                    "text": " ".join(["uma frase longa para sintetizar"] * 3),
+                    "language": "pt-BR",
+                    "voice_id": voice_id,
+                    "quality_profile": "f5tts_quality",
+                },
+            )
             job_id = r.json()["job_id"]
             info = wait_job(c, job_id, until=("processing", "completed", "failed"), timeout=60)
             assert info["status"] == "processing", "job finished before it could be killed"

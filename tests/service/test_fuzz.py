@@ -95,8 +95,10 @@ def test_schemathesis_fuzz_no_server_errors(fuzz_stack, capsys):
         base = operation.as_strategy(generation_mode=mode)
         if mode != GenerationMode.POSITIVE:
             return base
-        return st.tuples(base, st.tuples(st.booleans(), st.integers(0, 3).map(lambda n: n == 0))
-                         ).map(deepen)
+        return st.tuples(
+            base, st.tuples(st.booleans(), st.integers(0, 3).map(lambda n: n == 0))
+        ).map(deepen)
+
     schema = schemathesis.openapi.from_url(f"{stack.base_url}/openapi.json")
     # Strings over all of UTF-8, NUL included (schemathesis never generates lone surrogates:
     # they cannot be encoded for the wire; test_raw_json_never_5xx sends those).
@@ -113,15 +115,23 @@ def test_schemathesis_fuzz_no_server_errors(fuzz_stack, capsys):
             label = f"{operation.label} [{mode.value}]"
 
             @given(case=strategy(operation, mode))
-            @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
-                      phases=[Phase.explicit, Phase.generate],
-                      suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=MAX_EXAMPLES,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
             # B023: run() is called right below, in the same iteration, never later.
             def run(case):
                 tried[label] = tried.get(label, 0) + 1  # noqa: B023  (called below)
                 response = case.call_and_validate(
-                    base_url=stack.base_url, headers=auth, timeout=30,
-                    checks=[not_a_server_error, response_schema_conformance])
+                    base_url=stack.base_url,
+                    headers=auth,
+                    timeout=30,
+                    checks=[not_a_server_error, response_schema_conformance],
+                )
                 statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
                 accepted_input_is_clean(stack, operation.label, response)  # noqa: B023  (called below)
                 if response.status_code == 202 and operation.label == "POST /jobs":  # noqa: B023  (called below)
@@ -134,8 +144,10 @@ def test_schemathesis_fuzz_no_server_errors(fuzz_stack, capsys):
 
     total = sum(tried.values())
     with capsys.disabled():
-        print(f"\nschemathesis: {total} cases over {len(operations)} operations "
-              f"(positive + negative, {MAX_EXAMPLES} max each); statuses {dict(sorted(statuses.items()))}")
+        print(
+            f"\nschemathesis: {total} cases over {len(operations)} operations "
+            f"(positive + negative, {MAX_EXAMPLES} max each); statuses {dict(sorted(statuses.items()))}"
+        )
     assert not failures, "\n\n".join(failures)
     assert not any(code >= 500 for code in statuses), statuses
     assert total >= 200, tried
@@ -145,22 +157,37 @@ def test_schemathesis_fuzz_no_server_errors(fuzz_stack, capsys):
     with stack.client() as c:
         ends = [wait_job(c, job_id, timeout=120)["status"] for job_id in accepted]
     with capsys.disabled():
-        print(f"schemathesis: {len(accepted)} fuzzed jobs reached the worker: "
-              f"{ends.count('completed')} completed, {ends.count('failed')} failed")
+        print(
+            f"schemathesis: {len(accepted)} fuzzed jobs reached the worker: "
+            f"{ends.count('completed')} completed, {ends.count('failed')} failed"
+        )
     assert stack.worker.poll() is None, "the Celery worker died during the fuzzing"
     with stack.client() as c:
         wait_for(lambda: c.get("/health").json()["checks"]["worker"]["ok"], 30, "worker heartbeat")
-        r = c.post("/voices/clone", data={"language": "pt", "voice_name": "after-fuzz",
-                                          "ref_text": "a reference"},
-                   files={"audio": ("a.wav", wav_bytes(2.0, 24000), "audio/wav")})
+        r = c.post(
+            "/voices/clone",
+            data={"language": "pt", "voice_name": "after-fuzz", "ref_text": "a reference"},
+            files={"audio": ("a.wav", wav_bytes(2.0, 24000), "audio/wav")},
+        )
         assert r.status_code == 202, r.text
         assert wait_job(c, r.json()["job_id"])["status"] == "completed"
     assert "Traceback" not in (stack.log_dir / "api.log").read_text(errors="replace")
 
 
 # --------------------------------------------------------------------------- raw JSON
-NOT_JSON = ["NaN", "Infinity", "-Infinity", "1e999", "-1E+400", "1e309", "9" * 5000,
-            '"\\ud800abc"', '"x\\udfffy"', '"\\udbff"', '"ok \\udc80\\ud800"']
+NOT_JSON = [
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1e999",
+    "-1E+400",
+    "1e309",
+    "9" * 5000,
+    '"\\ud800abc"',
+    '"x\\udfffy"',
+    '"\\udbff"',
+    '"ok \\udc80\\ud800"',
+]
 SURROGATES = [t for t in NOT_JSON if t.startswith('"')]
 HOLE = "\u2603hole\u2603"  # where the bad token goes; never generated otherwise
 
@@ -174,35 +201,53 @@ def test_raw_json_never_5xx(fuzz_stack):
 
     stack = fuzz_stack
     keys = st.text(st.characters(codec="utf-8", exclude_characters="\u2603"), max_size=4)
-    leaves = st.none() | st.booleans() | st.integers() | keys | st.floats(allow_nan=False,
-                                                                         allow_infinity=False)
+    leaves = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | keys
+        | st.floats(allow_nan=False, allow_infinity=False)
+    )
 
     def around(inner):  # one container on the path to the hole, with siblings
-        return (st.tuples(st.lists(leaves, max_size=2), inner, st.lists(leaves, max_size=2))
-                .map(lambda t: [*t[0], t[1], *t[2]])
-                | st.tuples(st.dictionaries(keys, leaves, max_size=2), keys, inner)
-                .map(lambda t: {**t[0], t[1]: t[2]}))
+        return st.tuples(st.lists(leaves, max_size=2), inner, st.lists(leaves, max_size=2)).map(
+            lambda t: [*t[0], t[1], *t[2]]
+        ) | st.tuples(st.dictionaries(keys, leaves, max_size=2), keys, inner).map(
+            lambda t: {**t[0], t[1]: t[2]}
+        )
 
     holder = st.recursive(st.just(HOLE), around, max_leaves=6)
-    fields = st.sampled_from(["text", "language", "voice_id", "engine", "quality_profile",
-                              "mode", "unknown"])
+    fields = st.sampled_from(
+        ["text", "language", "voice_id", "engine", "quality_profile", "mode", "unknown"]
+    )
     valid = {"text": "ola", "language": "pt-BR", "voice_id": stack.voice_id}
-    bodies = (st.tuples(fields, holder).map(lambda t: {**valid, t[0]: t[1]})
-              | holder
-              | st.just({**valid, HOLE: 1}))
+    bodies = (
+        st.tuples(fields, holder).map(lambda t: {**valid, t[0]: t[1]})
+        | holder
+        | st.just({**valid, HOLE: 1})
+    )
+
     def job_keys() -> set:
         return set(redis.Redis.from_url(stack.redis_url).scan_iter("avops:job:*"))
 
     before = job_keys()
 
     @given(body=bodies, token=st.sampled_from(NOT_JSON), surrogate=st.sampled_from(SURROGATES))
-    @settings(max_examples=RAW_EXAMPLES, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=RAW_EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     def run(client, body, token, surrogate):
         text = json.dumps(body, ensure_ascii=False)
         text = text.replace(f'"{HOLE}":', f"{surrogate}:").replace(f'"{HOLE}"', token)
-        r = client.post("/jobs", content=text.encode("utf-8", "surrogatepass"),
-                        headers={"Content-Type": "application/json"})
+        r = client.post(
+            "/jobs",
+            content=text.encode("utf-8", "surrogatepass"),
+            headers={"Content-Type": "application/json"},
+        )
         assert r.status_code == 422, (text[:300], r.status_code, r.text[:300])
         assert r.json()["detail"].startswith("body: not valid JSON: "), r.text[:300]
 

@@ -36,10 +36,14 @@ def _require_prometheus() -> tuple[str, str]:
     found = shutil.which("prometheus"), shutil.which("promtool")
     if None in found:
         if os.environ.get("AVOPS_TEST_REQUIRE_PROMETHEUS") == "1":
-            pytest.fail("AVOPS_TEST_REQUIRE_PROMETHEUS=1 but prometheus/promtool are not installed "
-                        "(apt-get install prometheus)")
-        pytest.skip("prometheus/promtool not installed (apt-get install prometheus); "
-                    "set AVOPS_TEST_REQUIRE_PROMETHEUS=1 to make this a failure")
+            pytest.fail(
+                "AVOPS_TEST_REQUIRE_PROMETHEUS=1 but prometheus/promtool are not installed "
+                "(apt-get install prometheus)"
+            )
+        pytest.skip(
+            "prometheus/promtool not installed (apt-get install prometheus); "
+            "set AVOPS_TEST_REQUIRE_PROMETHEUS=1 to make this a failure"
+        )
     return found  # type: ignore[return-value]
 
 
@@ -57,7 +61,8 @@ class PrometheusServer:
             "  - job_name: avops\n"
             "    metrics_path: /metrics\n"
             f"    authorization: {{type: Bearer, credentials_file: {workdir / 'token'}}}\n"
-            f"    static_configs: [{{targets: ['{target}']}}]\n")
+            f"    static_configs: [{{targets: ['{target}']}}]\n"
+        )
         self.proc = None
 
     @property
@@ -67,12 +72,21 @@ class PrometheusServer:
     def start(self) -> "PrometheusServer":
         log = open(self.workdir / "prometheus.log", "ab")
         self.proc = subprocess.Popen(
-            [self.binary, f"--config.file={self.workdir / 'prometheus.yml'}",
-             f"--storage.tsdb.path={self.workdir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{self.port}"],
-            stdout=log, stderr=subprocess.STDOUT)
-        wait_for(lambda: httpx.get(f"{self.url}/-/ready", timeout=2).status_code == 200, 60,
-                 f"prometheus on {self.url}", interval=0.3)
+            [
+                self.binary,
+                f"--config.file={self.workdir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(
+            lambda: httpx.get(f"{self.url}/-/ready", timeout=2).status_code == 200,
+            60,
+            f"prometheus on {self.url}",
+            interval=0.3,
+        )
         return self
 
     def query(self, promql: str) -> list[dict]:
@@ -105,9 +119,16 @@ def finished_job(stack):
     """One clone and one synthesis job, completed: what the scrapes below must show."""
     with stack.client() as c:
         voice_id = ready_voice(c)
-        r = c.post("/jobs", json={"mode": "dubbing_with_clone", "text": SENTENCE,
-                                  "language": "pt-BR", "voice_id": voice_id,
-                                  "quality_profile": "f5tts_balanced"})
+        r = c.post(
+            "/jobs",
+            json={
+                "mode": "dubbing_with_clone",
+                "text": SENTENCE,
+                "language": "pt-BR",
+                "voice_id": voice_id,
+                "quality_profile": "f5tts_balanced",
+            },
+        )
         assert r.status_code == 202, r.text
         info = wait_job(c, r.json()["job_id"])
         assert info["status"] == "completed", info
@@ -126,7 +147,9 @@ def test_metrics_needs_an_admin_key_or_the_metrics_token(stack, token):
     with httpx.Client(base_url=stack.base_url, timeout=10) as anon:
         r = anon.get("/metrics")
         assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
-        assert anon.get("/metrics", headers={"Authorization": "Bearer wrong-token"}).status_code == 401
+        assert (
+            anon.get("/metrics", headers={"Authorization": "Bearer wrong-token"}).status_code == 401
+        )
         # The metrics token opens /metrics and nothing else.
         bearer = {"Authorization": f"Bearer {token}"}
         assert anon.get("/metrics", headers=bearer).status_code == 200
@@ -170,23 +193,32 @@ def test_http_requests_are_labelled_by_route_template_not_path(stack):
 def test_promtool_finds_no_problem_in_the_exposition(stack, finished_job, tmp_path):
     _, promtool = _require_prometheus()
     exposition = _scrape(stack)
-    assert 'avops_job_stage_seconds_bucket{engine="f5tts",le="+Inf",stage="inference"}' in exposition
-    checked = subprocess.run([promtool, "check", "metrics"], input=exposition, text=True,
-                             capture_output=True, timeout=60)
-    assert checked.returncode == 0 and checked.stdout + checked.stderr == "", \
+    assert (
+        'avops_job_stage_seconds_bucket{engine="f5tts",le="+Inf",stage="inference"}' in exposition
+    )
+    checked = subprocess.run(
+        [promtool, "check", "metrics"], input=exposition, text=True, capture_output=True, timeout=60
+    )
+    assert checked.returncode == 0 and checked.stdout + checked.stderr == "", (
         checked.stdout + checked.stderr
+    )
 
 
-def test_prometheus_scrapes_job_counts_and_stage_histograms(stack, finished_job, token,
-                                                            tmp_path):
+def test_prometheus_scrapes_job_counts_and_stage_histograms(stack, finished_job, token, tmp_path):
     binary, _ = _require_prometheus()
     prometheus = PrometheusServer(binary, tmp_path, f"127.0.0.1:{stack.api_port}", token).start()
     try:
-        wait_for(lambda: prometheus.value('up{job="avops"}') == 1, 60,
-                 "prometheus's first successful scrape (bearer token accepted)", interval=0.5)
+        wait_for(
+            lambda: prometheus.value('up{job="avops"}') == 1,
+            60,
+            "prometheus's first successful scrape (bearer token accepted)",
+            interval=0.5,
+        )
         jobs = 'avops_jobs_total{engine="f5tts",mode="dubbing_with_clone",status="completed"}'
         assert prometheus.value(jobs) == 1
-        assert prometheus.value('avops_jobs_total{engine="none",mode="clone",status="completed"}') == 1
+        assert (
+            prometheus.value('avops_jobs_total{engine="none",mode="clone",status="completed"}') == 1
+        )
         # A histogram bucket: the job's inference fell in some bucket below +Inf, and
         # histogram_quantile works on what Prometheus stored.
         inference = 'avops_job_stage_seconds_bucket{engine="f5tts",stage="inference",le="%s"}'
@@ -197,11 +229,13 @@ def test_prometheus_scrapes_job_counts_and_stage_histograms(stack, finished_job,
         below = [b for b in jobmetrics.BUCKETS if b < seconds]
         if below:
             assert prometheus.value(inference % repr(below[-1])) == 0
-        quantile = prometheus.value('histogram_quantile(0.5, sum by (le) '
-                                    '(avops_job_stage_seconds_bucket{stage="total"}))')
+        quantile = prometheus.value(
+            'histogram_quantile(0.5, sum by (le) (avops_job_stage_seconds_bucket{stage="total"}))'
+        )
         assert 0 < quantile <= 3600
-        posted = ('avops_http_request_duration_seconds_count{method="POST",route="/jobs",'
-                  'status="202"}')
+        posted = (
+            'avops_http_request_duration_seconds_count{method="POST",route="/jobs",status="202"}'
+        )
         assert prometheus.value(posted) == 1
         assert prometheus.value('avops_queue_depth{queue="audio-voice"}') == 0
         assert prometheus.value("avops_worker_heartbeat_age_seconds") < 10
@@ -249,21 +283,29 @@ def test_unfinished_failed_and_vanished_jobs(store):
     assert jobs == [(("xtts", "dubbing", "failed"), 1)]
     assert stages == {}  # durations come from completed jobs only
     # No record was made up for the vanished job.
-    assert sorted(store.r.keys("avops:job:*")) == sorted(f"avops:job:{j}" for j in (running, failed))
+    assert sorted(store.r.keys("avops:job:*")) == sorted(
+        f"avops:job:{j}" for j in (running, failed)
+    )
 
 
 @hsettings(max_examples=40, deadline=None)
-@given(st.lists(st.floats(min_value=0, max_value=10_000, allow_nan=False), min_size=1,
-                max_size=30))
+@given(st.lists(st.floats(min_value=0, max_value=10_000, allow_nan=False), min_size=1, max_size=30))
 def test_stored_buckets_read_back_as_a_cumulative_histogram(durations):
     raw: dict[str, str] = {}
     for seconds in durations:
-        record = {"engine": "f5tts", "mode": "speech", "status": "completed",
-                  "timings": {"inference_s": seconds}}
+        record = {
+            "engine": "f5tts",
+            "mode": "speech",
+            "status": "completed",
+            "timings": {"inference_s": seconds},
+        }
         for target, field, amount in jobmetrics.increments(record):
             if target == 2:
-                raw[field] = str(float(raw.get(field, 0)) + float(amount)) if "." in amount \
+                raw[field] = (
+                    str(float(raw.get(field, 0)) + float(amount))
+                    if "." in amount
                     else str(int(raw.get(field, 0)) + int(amount))
+                )
     histogram = jobmetrics.parse_stages(raw)[("f5tts", "inference")]
     buckets = histogram.cumulative()
     assert buckets[-1] == ("+Inf", len(durations))
@@ -293,8 +335,9 @@ def test_a_job_the_reaper_fails_is_counted(store, tmp_path):
 def test_a_scrape_while_redis_is_down_says_so_instead_of_failing(monkeypatch):
     from service import metrics
 
-    closed = redis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1,
-                         decode_responses=True)  # nothing listens there
+    closed = redis.Redis(
+        host="127.0.0.1", port=free_port(), socket_connect_timeout=1, decode_responses=True
+    )  # nothing listens there
     monkeypatch.setattr(metrics, "get_redis", lambda: closed)
     body, content_type = metrics.render(None)
     text = body.decode()

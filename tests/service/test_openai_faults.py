@@ -62,8 +62,13 @@ def idle_worker(request):
     """Each fault starts on an idle worker: the previous test's job has ended."""
     if "stack" in request.fixturenames:
         stack = request.getfixturevalue("stack")
-        wait_for(lambda: all(job_record(stack, j)["status"] in FINAL_STATUSES
-                             for j in speech_job_ids(stack)), 180, "the worker to be idle")
+        wait_for(
+            lambda: all(
+                job_record(stack, j)["status"] in FINAL_STATUSES for j in speech_job_ids(stack)
+            ),
+            180,
+            "the worker to be idle",
+        )
 
 
 @pytest.fixture(scope="module")
@@ -80,30 +85,41 @@ def _nothing_resident(stack) -> bool:
     """LOW_VRAM: after a job no model holds the device (parked in host RAM at most)."""
     with stack.client("admin") as c:
         vram = c.get("/admin/vram").json()["vram"]
-    return vram["low_vram_mode"] and all(m["parked"] and m["in_use"] == 0
-                                         for m in vram["resident_models"])
+    return vram["low_vram_mode"] and all(
+        m["parked"] and m["in_use"] == 0 for m in vram["resident_models"]
+    )
 
 
 def _next_request_works(client, voice_id: str) -> None:
-    data = client.audio.speech.create(model="f5tts", voice=voice_id, input=SHORT,
-                                      response_format="pcm").read()
+    data = client.audio.speech.create(
+        model="f5tts", voice=voice_id, input=SHORT, response_format="pcm"
+    ).read()
     assert decode("pcm", data).duration_s > 0.1
 
 
 def _new_child(stack, old: int) -> None:
-    wait_for(lambda: children(stack.worker.pid) and children(stack.worker.pid) != [old], 60,
-             "a new pool child")
+    wait_for(
+        lambda: children(stack.worker.pid) and children(stack.worker.pid) != [old],
+        60,
+        "a new pool child",
+    )
     with stack.client("admin") as c:  # the new child announced itself (startup publish)
-        wait_for(lambda: f"pid={children(stack.worker.pid)[0]}" in
-                 (c.get("/admin/vram").json().get("worker") or ""), 120,
-                 "the new child's heartbeat")
+        wait_for(
+            lambda: (
+                f"pid={children(stack.worker.pid)[0]}"
+                in (c.get("/admin/vram").json().get("worker") or "")
+            ),
+            120,
+            "the new child's heartbeat",
+        )
 
 
 # --------------------------------------------------------------------------- disconnect
 @pytest.mark.timeout(180)
 def test_client_disconnect_cancels_the_job(stack, voice_id, client):
     with client.audio.speech.with_streaming_response.create(
-            model="f5tts", voice=voice_id, input=LONG, response_format="mp3") as resp:
+        model="f5tts", voice=voice_id, input=LONG, response_format="mp3"
+    ) as resp:
         job_id = resp.headers[JOB_ID_HEADER]
         assert next(resp.iter_bytes())
         at_first = stream_entries(stack, job_id)
@@ -123,7 +139,8 @@ def test_client_disconnect_cancels_the_job(stack, voice_id, client):
 @pytest.mark.timeout(240)
 def test_worker_killed_mid_stream_ends_the_audio_stream_with_an_error(stack, voice_id, client):
     with client.audio.speech.with_streaming_response.create(
-            model="f5tts", voice=voice_id, input=LONG, response_format="pcm") as resp:
+        model="f5tts", voice=voice_id, input=LONG, response_format="pcm"
+    ) as resp:
         job_id = resp.headers[JOB_ID_HEADER]
         chunks = resp.iter_bytes()
         first = next(chunks)
@@ -139,10 +156,12 @@ def test_worker_killed_mid_stream_ends_the_audio_stream_with_an_error(stack, voi
         ended_after = time.monotonic() - killed_at
     if error is None:
         job = final_job(stack, job_id, timeout=300)
-        pytest.fail(f"the stream ended complete {ended_after:.0f} s after the worker was killed: "
-                    f"{received / 48000:.2f} s of audio received, the job ({job['status']}, "
-                    f"attempt {job.get('attempts')}) says {job.get('audio_duration_s')} s: a "
-                    "redelivered attempt went on writing to the stream the client was reading")
+        pytest.fail(
+            f"the stream ended complete {ended_after:.0f} s after the worker was killed: "
+            f"{received / 48000:.2f} s of audio received, the job ({job['status']}, "
+            f"attempt {job.get('attempts')}) says {job.get('audio_duration_s')} s: a "
+            "redelivered attempt went on writing to the stream the client was reading"
+        )
     assert ended_after < STALL_S + 10, ended_after  # the stated bound, with the poll slack
     _after_kill(stack, client, voice_id, job_id, child)
 
@@ -150,8 +169,8 @@ def test_worker_killed_mid_stream_ends_the_audio_stream_with_an_error(stack, voi
 @pytest.mark.timeout(240)
 def test_worker_killed_mid_stream_ends_the_sse_stream_with_an_error_event(stack, voice_id, client):
     with client.audio.speech.with_streaming_response.create(
-            model="f5tts", voice=voice_id, input=LONG, response_format="pcm",
-            stream_format="sse") as resp:
+        model="f5tts", voice=voice_id, input=LONG, response_format="pcm", stream_format="sse"
+    ) as resp:
         job_id = resp.headers[JOB_ID_HEADER]
         lines = resp.iter_lines()
         assert next(line for line in lines if line.startswith("data:"))  # the first delta
@@ -164,7 +183,8 @@ def test_worker_killed_mid_stream_ends_the_sse_stream_with_an_error_event(stack,
     assert "speech.audio.done" not in kinds, (
         f"the SSE stream ended complete {ended_after:.0f} s after the worker was killed "
         f"({kinds.count('speech.audio.delta')} more deltas): a redelivered attempt went on "
-        "writing to the stream the client was reading")
+        "writing to the stream the client was reading"
+    )
     assert kinds and kinds[-1] == "error", kinds
     assert ended_after < STALL_S + 10, ended_after
     assert events[-1]["error"]["message"], events[-1]
@@ -195,8 +215,9 @@ def limited(make_stack):
 
 def test_over_the_rate_is_rate_limit_error(limited):
     client = openai_client(limited, limited.api_key)
-    data = client.audio.speech.create(model="f5tts", voice=limited.voice_id, input=SHORT,
-                                      response_format="pcm").read()  # token 2 of 2
+    data = client.audio.speech.create(
+        model="f5tts", voice=limited.voice_id, input=SHORT, response_format="pcm"
+    ).read()  # token 2 of 2
     assert decode("pcm", data).duration_s > 0
     with pytest.raises(openai.RateLimitError) as exc:
         client.audio.speech.create(model="f5tts", voice=limited.voice_id, input=SHORT)
@@ -224,10 +245,14 @@ def test_request_still_queued_after_the_bound_is_503_and_never_runs(limited):
     limited.start_worker()
     limited.wait_ready()
     r = redis_of(limited)
-    wait_for(lambda: r.llen("audio-voice") == 0 and not r.hlen("unacked"), 60,
-             "the queued message to be taken")
-    data = admin.audio.speech.create(model="f5tts", voice=limited.voice_id, input=SHORT,
-                                     response_format="pcm").read()
+    wait_for(
+        lambda: r.llen("audio-voice") == 0 and not r.hlen("unacked"),
+        60,
+        "the queued message to be taken",
+    )
+    data = admin.audio.speech.create(
+        model="f5tts", voice=limited.voice_id, input=SHORT, response_format="pcm"
+    ).read()
     assert decode("pcm", data).duration_s > 0  # the worker took (and dropped) the old one first
     assert job_record(limited, job_id)["status"] == "cancelled"
     assert "audio" not in types_of(stream_entries(limited, job_id))

@@ -58,9 +58,11 @@ def voices(stack):
     """A: an English and a Portuguese voice with transcripts (both engines); B: a German voice
     without one (XTTS only), named like A's English voice."""
     with stack.client(KEY_A) as a, stack.client(KEY_B) as b:
-        return {"a_en": ready_voice(a, language="en", name=SHARED_NAME),
-                "a_pt": ready_voice(a, language="pt-BR", name="falante"),
-                "b_de": ready_voice(b, language="de", name=SHARED_NAME, ref_text=None)}
+        return {
+            "a_en": ready_voice(a, language="en", name=SHARED_NAME),
+            "a_pt": ready_voice(a, language="pt-BR", name="falante"),
+            "b_de": ready_voice(b, language="de", name=SHARED_NAME, ref_text=None),
+        }
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +80,10 @@ def reference_s(stack, voices):
     """SHORT through today's path (POST /jobs -> poll -> WAV), F5-TTS: its duration depends only
     on the text and the reference, so the speech route must give the same length."""
     with stack.client(KEY_A) as c:
-        r = c.post("/jobs", json={"text": SHORT, "language": "en", "voice_id": voices["a_en"],
-                                  "engine": "f5tts"})
+        r = c.post(
+            "/jobs",
+            json={"text": SHORT, "language": "en", "voice_id": voices["a_en"], "engine": "f5tts"},
+        )
         assert r.status_code == 202, r.text
         info = wait_job(c, r.json()["job_id"])
         assert info["status"] == "completed", info
@@ -91,8 +95,9 @@ def reference_s(stack, voices):
 # --------------------------------------------------------------------------- formats
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_each_format_decodes_at_the_engines_length(a, voices, reference_s, stack, fmt):
-    raw = a.audio.speech.with_raw_response.create(model="f5tts", voice=voices["a_en"],
-                                                  input=SHORT, response_format=fmt)
+    raw = a.audio.speech.with_raw_response.create(
+        model="f5tts", voice=voices["a_en"], input=SHORT, response_format=fmt
+    )
     assert raw.headers["content-type"].split(";")[0] == CONTENT_TYPES[fmt]
     # Streamed, not buffered: chunked transfer, no length known up front.
     assert raw.headers.get("transfer-encoding") == "chunked" and "content-length" not in raw.headers
@@ -114,33 +119,46 @@ def test_default_format_is_mp3(a, voices):
 
 def test_streamed_wav_has_an_unknown_length_header_and_decodes(a, voices, reference_s):
     """OpenAI's streamed WAV: RIFF and data sizes unknown (0xFFFFFFFF); decoders read to EOF."""
-    data = a.audio.speech.create(model="f5tts", voice=voices["a_en"], input=SHORT,
-                                 response_format="wav").read()
+    data = a.audio.speech.create(
+        model="f5tts", voice=voices["a_en"], input=SHORT, response_format="wav"
+    ).read()
     assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
     assert int.from_bytes(data[4:8], "little") in (0xFFFFFFFF, 0), data[:44]
     assert abs(decode("wav", data).duration_s - reference_s) <= 0.05
 
 
 def test_speed_changes_the_length(a, voices, reference_s):
-    fast = a.audio.speech.create(model="f5tts", voice=voices["a_en"], input=SHORT,
-                                 response_format="pcm", speed=2.0).read()
+    fast = a.audio.speech.create(
+        model="f5tts", voice=voices["a_en"], input=SHORT, response_format="pcm", speed=2.0
+    ).read()
     ratio = decode("pcm", fast).duration_s / reference_s
     assert 0.35 < ratio < 0.65, ratio
 
 
 def test_instructions_are_accepted(a, voices):
-    data = a.audio.speech.create(model="f5tts", voice=voices["a_en"], input=SHORT,
-                                 response_format="pcm", instructions="Speak softly.").read()
+    data = a.audio.speech.create(
+        model="f5tts",
+        voice=voices["a_en"],
+        input=SHORT,
+        response_format="pcm",
+        instructions="Speak softly.",
+    ).read()
     assert decode("pcm", data).duration_s > 0
 
 
-@pytest.mark.parametrize("model,engine,profile", [("tts-1", "f5tts", "f5tts_fast"),
-                                                  ("tts-1-hd", "f5tts", "f5tts_quality"),
-                                                  ("gpt-4o-mini-tts", "f5tts", "f5tts_balanced"),
-                                                  ("xtts", "xtts", "xtts_balanced")])
+@pytest.mark.parametrize(
+    "model,engine,profile",
+    [
+        ("tts-1", "f5tts", "f5tts_fast"),
+        ("tts-1-hd", "f5tts", "f5tts_quality"),
+        ("gpt-4o-mini-tts", "f5tts", "f5tts_balanced"),
+        ("xtts", "xtts", "xtts_balanced"),
+    ],
+)
 def test_model_aliases_pick_engine_and_profile(a, voices, stack, model, engine, profile):
-    raw = a.audio.speech.with_raw_response.create(model=model, voice=voices["a_en"], input=SHORT,
-                                                  response_format="pcm")
+    raw = a.audio.speech.with_raw_response.create(
+        model=model, voice=voices["a_en"], input=SHORT, response_format="pcm"
+    )
     assert decode("pcm", raw.content).duration_s > 0
     job = job_record(stack, raw.headers[JOB_ID_HEADER])
     assert (job["engine"], job["quality_profile"]) == (engine, profile), job
@@ -154,7 +172,8 @@ def test_first_chunk_arrives_before_the_worker_finishes(a, voices, stack, engine
     worker's whole audio (pcm passes through the API unchanged)."""
     text = sentences(6, "en")
     with a.audio.speech.with_streaming_response.create(
-            model=engine, voice=voices["a_en"], input=text, response_format="pcm") as resp:
+        model=engine, voice=voices["a_en"], input=text, response_format="pcm"
+    ) as resp:
         job_id = resp.headers[JOB_ID_HEADER]
         chunks = resp.iter_bytes()
         first = next(chunks)
@@ -175,8 +194,12 @@ def test_first_chunk_arrives_before_the_worker_finishes(a, voices, stack, engine
 @pytest.mark.parametrize("fmt", ["mp3", "pcm"])
 def test_sse_deltas_then_done(a, voices, stack, fmt):
     with a.audio.speech.with_streaming_response.create(
-            model="f5tts", voice=voices["a_en"], input=sentences(3, "en"), response_format=fmt,
-            stream_format="sse") as resp:
+        model="f5tts",
+        voice=voices["a_en"],
+        input=sentences(3, "en"),
+        response_format=fmt,
+        stream_format="sse",
+    ) as resp:
         assert resp.headers["content-type"].startswith("text/event-stream")
         job_id = resp.headers[JOB_ID_HEADER]
         events = sse_events(resp.iter_lines())
@@ -194,23 +217,34 @@ def test_sse_deltas_then_done(a, voices, stack, fmt):
 def test_api_process_streams_without_torch(a, voices, stack):
     """Encoders run in the API (FFmpeg's libraries), models only in the worker child."""
     for fmt in ("mp3", "aac"):
-        assert a.audio.speech.create(model="f5tts", voice=voices["a_en"], input=SHORT,
-                                     response_format=fmt).content
+        assert a.audio.speech.create(
+            model="f5tts", voice=voices["a_en"], input=SHORT, response_format=fmt
+        ).content
     maps = open(f"/proc/{stack.api.pid}/maps").read()
     assert "libtorch" not in maps, "torch was loaded into the API process"
     assert "libavcodec" in maps  # the encoders did run here
 
 
-@pytest.mark.parametrize("engine,language,voice,key", [
-    ("f5tts", "en", "a_en", KEY_A), ("f5tts", "pt", "a_pt", KEY_A),
-    ("xtts", "en", "a_en", KEY_A), ("xtts", "de", "b_de", KEY_B)])
+@pytest.mark.parametrize(
+    "engine,language,voice,key",
+    [
+        ("f5tts", "en", "a_en", KEY_A),
+        ("f5tts", "pt", "a_pt", KEY_A),
+        ("xtts", "en", "a_en", KEY_A),
+        ("xtts", "de", "b_de", KEY_B),
+    ],
+)
 def test_paragraph_in_two_languages_both_engines(stack, voices, engine, language, voice, key):
     text = paragraph(language)
     assert len(text) >= 1000
     client = openai_client(stack, key)
     with client.audio.speech.with_streaming_response.create(
-            model=engine, voice=voices[voice], input=text, response_format="flac",
-            extra_body={"language": language, "quality_profile": f"{engine}_fast"}) as resp:
+        model=engine,
+        voice=voices[voice],
+        input=text,
+        response_format="flac",
+        extra_body={"language": language, "quality_profile": f"{engine}_fast"},
+    ) as resp:
         job_id = resp.headers[JOB_ID_HEADER]
         chunks = resp.iter_bytes()
         first = next(chunks)
@@ -225,16 +259,18 @@ def test_paragraph_in_two_languages_both_engines(stack, voices, engine, language
 
 
 def test_voice_by_name(a, voices, stack):
-    raw = a.audio.speech.with_raw_response.create(model="f5tts", voice=SHARED_NAME, input=SHORT,
-                                                  response_format="pcm")
+    raw = a.audio.speech.with_raw_response.create(
+        model="f5tts", voice=SHARED_NAME, input=SHORT, response_format="pcm"
+    )
     assert decode("pcm", raw.content).duration_s > 0
     assert job_record(stack, raw.headers[JOB_ID_HEADER])["voice_id"] == voices["a_en"]
 
 
 def test_voice_as_object(a, voices, stack):
     """The SDK's custom-voice form: ``voice={"id": ...}``."""
-    raw = a.audio.speech.with_raw_response.create(model="f5tts", voice={"id": voices["a_en"]},
-                                                  input=SHORT, response_format="pcm")
+    raw = a.audio.speech.with_raw_response.create(
+        model="f5tts", voice={"id": voices["a_en"]}, input=SHORT, response_format="pcm"
+    )
     assert decode("pcm", raw.content).duration_s > 0
     assert job_record(stack, raw.headers[JOB_ID_HEADER])["voice_id"] == voices["a_en"]
 
@@ -289,9 +325,16 @@ def test_bad_model_names_the_accepted_values(a, voices):
     assert all(name in error["message"] for name in MODELS), error["message"]
 
 
-@pytest.mark.parametrize("field,value", [("response_format", "ogg"), ("speed", 4.5),
-                                         ("speed", 0.1), ("stream_format", "chunks"),
-                                         ("input", "")])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("response_format", "ogg"),
+        ("speed", 4.5),
+        ("speed", 0.1),
+        ("stream_format", "chunks"),
+        ("input", ""),
+    ],
+)
 def test_bad_field_is_400_naming_it(stack, voices, field, value):
     body = {"model": "f5tts", "voice": voices["a_en"], "input": SHORT, field: value}
     with stack.client(KEY_A) as c:
@@ -320,8 +363,9 @@ def test_builtin_voice_needs_an_alias_then_works(stack, voices, a):
     stack.start_api()
     with stack.client() as c:
         wait_for(lambda: c.get("/health").status_code == 200, 60, "the API with VOICE_ALIASES")
-    raw = a.audio.speech.with_raw_response.create(model="f5tts", voice="alloy", input=SHORT,
-                                                  response_format="pcm")
+    raw = a.audio.speech.with_raw_response.create(
+        model="f5tts", voice="alloy", input=SHORT, response_format="pcm"
+    )
     assert decode("pcm", raw.content).duration_s > 0
     assert job_record(stack, raw.headers[JOB_ID_HEADER])["voice_id"] == voices["a_en"]
 

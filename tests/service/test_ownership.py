@@ -62,8 +62,10 @@ def not_found_like_unknown(r, kind: str, ident: str) -> None:
     """The answer for another key's id is the answer for an id that does not exist."""
     assert r.status_code == 404, r.text
     detail = r.json()["detail"]
-    assert detail.replace(ident, ZERO) in (f"voice_id: no voice {ZERO!r}",
-                                           f"job_id: no job {ZERO!r} (unknown or expired)"), detail
+    assert detail.replace(ident, ZERO) in (
+        f"voice_id: no voice {ZERO!r}",
+        f"job_id: no job {ZERO!r} (unknown or expired)",
+    ), detail
 
 
 def test_voices_are_seen_only_by_their_owner_and_admins(stack, a, b, admin):
@@ -94,7 +96,9 @@ def test_a_key_synthesizes_only_with_its_own_voices(stack, a, b, admin):
 def test_jobs_are_seen_only_by_their_owner_and_admins(stack, a, b, admin):
     accepted = cloned(a)
     va, clone_job = accepted["voice_id"], accepted["job_id"]
-    job_id = a.post("/jobs", json={"text": "ola", "language": "pt", "voice_id": va}).json()["job_id"]
+    job_id = a.post("/jobs", json={"text": "ola", "language": "pt", "voice_id": va}).json()[
+        "job_id"
+    ]
     for ident in (job_id, clone_job):  # the clone's own job is the key's too
         assert a.get(f"/jobs/{ident}").status_code == 200
         assert admin.get(f"/jobs/{ident}").status_code == 200
@@ -133,17 +137,23 @@ def test_unowned_voices_are_admin_only_and_reported_by_doctor(stack, a, b, admin
     for c in (a, b):
         assert legacy not in [v["voice_id"] for v in c.get("/voices").json()["voices"]]
         not_found_like_unknown(c.get(f"/voices/{legacy}"), "voice", legacy)
-        not_found_like_unknown(c.post("/jobs", json={"text": "ola", "language": "pt",
-                                                     "voice_id": legacy}), "voice", legacy)
+        not_found_like_unknown(
+            c.post("/jobs", json={"text": "ola", "language": "pt", "voice_id": legacy}),
+            "voice",
+            legacy,
+        )
         not_found_like_unknown(c.delete(f"/voices/{legacy}"), "voice", legacy)
     listed = {v["voice_id"]: v for v in admin.get("/voices").json()["voices"]}
     assert listed[legacy]["owner"] is None
-    assert admin.post("/jobs", json={"text": "ola", "language": "pt",
-                                     "voice_id": legacy}).status_code == 202
+    assert (
+        admin.post("/jobs", json={"text": "ola", "language": "pt", "voice_id": legacy}).status_code
+        == 202
+    )
 
     with ApiClient(stack.base_url, stack.admin_key) as api:
-        src = Sources(stack=None, worker=None, api_expected=True, vram=api.vram(),
-                      voices=api.get(VOICES_PATH))
+        src = Sources(
+            stack=None, worker=None, api_expected=True, vram=api.vram(), voices=api.get(VOICES_PATH)
+        )
     check = check_unowned_voices(src)
     assert check.id == "voices.owner" and check.status == "warn", check
     assert legacy in check.reason and "1 voice" in check.reason
@@ -152,8 +162,9 @@ def test_unowned_voices_are_admin_only_and_reported_by_doctor(stack, a, b, admin
     assert admin.delete(f"/voices/{legacy}").status_code == 204
     assert not (stack.data_dir / "voices" / legacy).exists()
     with ApiClient(stack.base_url, stack.admin_key) as api:
-        src = Sources(stack=None, worker=None, api_expected=True, vram=api.vram(),
-                      voices=api.get(VOICES_PATH))
+        src = Sources(
+            stack=None, worker=None, api_expected=True, vram=api.vram(), voices=api.get(VOICES_PATH)
+        )
     assert check_unowned_voices(src).status == "pass"
 
 
@@ -163,7 +174,8 @@ def test_doctor_check_needs_the_admin_key(stack):
     from audiovoice_ops.core.doctor.sources import VOICES_PATH, Sources
 
     with ApiClient(stack.base_url, KEY_A) as api:  # a client key sees only its own voices
-        src = Sources(stack=None, worker=None, api_expected=True, vram=api.vram(),
-                      voices=api.get(VOICES_PATH))
+        src = Sources(
+            stack=None, worker=None, api_expected=True, vram=api.vram(), voices=api.get(VOICES_PATH)
+        )
     check = check_unowned_voices(src)
     assert check.status == "skipped" and "admin key" in check.reason, check

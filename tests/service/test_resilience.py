@@ -22,8 +22,12 @@ def own_redis(redis_server, tmp_path):
 
 def test_worker_reconnects_after_redis_restart(own_redis, tiny_models, tmp_path):
     (tmp_path / "logs").mkdir()
-    stack = ServiceStack(redis_url=own_redis.url(0), data_dir=tmp_path / "data", log_dir=tmp_path / "logs",
-                         env_extra={**tiny_models, "LOW_VRAM": "true"})
+    stack = ServiceStack(
+        redis_url=own_redis.url(0),
+        data_dir=tmp_path / "data",
+        log_dir=tmp_path / "logs",
+        env_extra={**tiny_models, "LOW_VRAM": "true"},
+    )
     try:
         stack.start_api()
         stack.start_worker()
@@ -36,12 +40,23 @@ def test_worker_reconnects_after_redis_restart(own_redis, tiny_models, tmp_path)
             restarted.start()
             own_redis.proc = restarted.proc  # the fixture stops the new process
             # The worker's heartbeat reaches the new server once it has reconnected.
-            wait_for(lambda: c.get("/health").json()["checks"]["worker"]["ok"], 90,
-                     "worker heartbeat after the Redis restart", interval=0.5)
+            wait_for(
+                lambda: c.get("/health").json()["checks"]["worker"]["ok"],
+                90,
+                "worker heartbeat after the Redis restart",
+                interval=0.5,
+            )
             voice_id = ready_voice(c)  # a job through the new broker
-            r = c.post("/jobs", json={"mode": "dubbing_with_clone", "text": "depois do reinicio",
-                                      "language": "pt-BR", "voice_id": voice_id,
-                                      "quality_profile": "f5tts_fast"})
+            r = c.post(
+                "/jobs",
+                json={
+                    "mode": "dubbing_with_clone",
+                    "text": "depois do reinicio",
+                    "language": "pt-BR",
+                    "voice_id": voice_id,
+                    "quality_profile": "f5tts_fast",
+                },
+            )
             assert r.status_code == 202, r.text
             assert wait_job(c, r.json()["job_id"], timeout=120)["status"] == "completed"
         assert stack.worker.poll() is None, "the worker died instead of reconnecting"
@@ -61,8 +76,15 @@ def test_whole_worker_killed_mid_job_is_redelivered(make_stack):
     stack = make_stack(LOW_VRAM="true", JOB_VISIBILITY_TIMEOUT_S="4")
     with stack.client() as c:
         voice_id = ready_voice(c)
-        r = c.post("/jobs", json={"text": " ".join(["uma frase longa para sintetizar"] * 3),
-                                  "language": "pt-BR", "voice_id": voice_id, "quality_profile": "f5tts_quality"})
+        r = c.post(
+            "/jobs",
+            json={
+                "text": " ".join(["uma frase longa para sintetizar"] * 3),
+                "language": "pt-BR",
+                "voice_id": voice_id,
+                "quality_profile": "f5tts_quality",
+            },
+        )
         job_id = r.json()["job_id"]
         info = wait_job(c, job_id, until=("processing", "completed", "failed"), timeout=60)
         assert info["status"] == "processing", "job finished before it could be killed"

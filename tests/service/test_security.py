@@ -26,9 +26,14 @@ ZERO = "00000000-0000-0000-0000-000000000000"
 @pytest.fixture(scope="module")
 def stack(make_stack, tmp_path_factory):
     # The admin key is given to the API as its sha256: digest, as .env may hold it.
-    s = make_stack(start_worker=False, MAX_UPLOAD_MB="0.1", MAX_JSON_BODY_KB="8",
-                   MAX_REFERENCE_SECONDS="3", RATE_LIMIT_PER_MINUTE="6000",
-                   RATE_LIMIT_BURST="1000")
+    s = make_stack(
+        start_worker=False,
+        MAX_UPLOAD_MB="0.1",
+        MAX_JSON_BODY_KB="8",
+        MAX_REFERENCE_SECONDS="3",
+        RATE_LIMIT_PER_MINUTE="6000",
+        RATE_LIMIT_BURST="1000",
+    )
     with s.client() as c:
         wait_for(lambda: c.get("/health").status_code == 200, 60, "the API")
     return s
@@ -52,9 +57,16 @@ def anon(stack):
         yield c
 
 
-PROTECTED = [("get", "/voices"), ("get", f"/voices/{ZERO}"), ("delete", f"/voices/{ZERO}"),
-             ("post", "/jobs"), ("get", f"/jobs/{ZERO}"), ("get", f"/jobs/{ZERO}/audio"),
-             ("get", "/admin/vram"), ("post", "/voices/clone")]
+PROTECTED = [
+    ("get", "/voices"),
+    ("get", f"/voices/{ZERO}"),
+    ("delete", f"/voices/{ZERO}"),
+    ("post", "/jobs"),
+    ("get", f"/jobs/{ZERO}"),
+    ("get", f"/jobs/{ZERO}/audio"),
+    ("get", "/admin/vram"),
+    ("post", "/voices/clone"),
+]
 
 
 @pytest.mark.parametrize("method,path", PROTECTED)
@@ -65,15 +77,18 @@ def test_missing_key_is_401_with_challenge(anon, method, path):
     assert "missing API key" in r.json()["detail"]
 
 
-@pytest.mark.parametrize("header", ["Bearer wrong-key-wrong-key-wrong", "Basic dXNlcjpwYXNz",
-                                    "Bearer", "bearer x"])
+@pytest.mark.parametrize(
+    "header", ["Bearer wrong-key-wrong-key-wrong", "Basic dXNlcjpwYXNz", "Bearer", "bearer x"]
+)
 def test_wrong_key_is_401(stack, header):
     with httpx.Client(base_url=stack.base_url, headers={"Authorization": header}) as c:
         for method, path in (("GET", "/voices"), ("GET", "/admin/vram")):
             r = c.request(method, path)
             assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
-            assert r.json()["detail"] in ("invalid API key",
-                                          "missing API key: send `Authorization: Bearer <key>`")
+            assert r.json()["detail"] in (
+                "invalid API key",
+                "missing API key: send `Authorization: Bearer <key>`",
+            )
 
 
 def test_client_key_on_admin_route_is_403(client, admin):
@@ -94,11 +109,19 @@ def test_health_open_details_for_admin_only(anon, client, admin):
     assert r.status_code == 200 and r.json() == {"status": "degraded"}
     assert client.get("/health").json() == {"status": "degraded"}
     body = admin.get("/health").json()
-    assert body["status"] == "degraded" and set(body["checks"]) == {"redis", "worker", "storage",
-                                                                 "queue"}
+    assert body["status"] == "degraded" and set(body["checks"]) == {
+        "redis",
+        "worker",
+        "storage",
+        "queue",
+    }
     # the container healthcheck (no key) still passes
-    out = subprocess.run([sys.executable, "-m", "service.healthcheck", "api", "--url",
-                          f"{anon.base_url}/health"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "service.healthcheck", "api", "--url", f"{anon.base_url}/health"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -122,9 +145,11 @@ def read_to_close(sock: socket.socket) -> str:
 def test_unauthenticated_upload_is_refused_before_the_body_is_read(stack):
     """The guard answers 401 from the headers: a huge body is never read."""
     with socket.create_connection(("127.0.0.1", stack.api_port), timeout=10) as sock:
-        sock.sendall(b"POST /voices/clone HTTP/1.1\r\nHost: x\r\n"
-                     b"Content-Type: multipart/form-data; boundary=b\r\n"
-                     b"Content-Length: 10000000000\r\n\r\n")
+        sock.sendall(
+            b"POST /voices/clone HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: multipart/form-data; boundary=b\r\n"
+            b"Content-Length: 10000000000\r\n\r\n"
+        )
         response = read_to_close(sock)
     assert response.startswith("HTTP/1.1 401"), response
 
@@ -132,10 +157,12 @@ def test_unauthenticated_upload_is_refused_before_the_body_is_read(stack):
 # --------------------------------------------------------------------------- uploads
 def test_oversize_upload_declared_is_413_unread(stack):
     with socket.create_connection(("127.0.0.1", stack.api_port), timeout=10) as sock:
-        sock.sendall(b"POST /voices/clone HTTP/1.1\r\nHost: x\r\n"
-                     + f"Authorization: Bearer {stack.api_key}\r\n".encode()
-                     + b"Content-Type: multipart/form-data; boundary=b\r\n"
-                     b"Content-Length: 10000000000\r\n\r\n")
+        sock.sendall(
+            b"POST /voices/clone HTTP/1.1\r\nHost: x\r\n"
+            + f"Authorization: Bearer {stack.api_key}\r\n".encode()
+            + b"Content-Type: multipart/form-data; boundary=b\r\n"
+            b"Content-Length: 10000000000\r\n\r\n"
+        )
         response = read_to_close(sock)
     assert response.startswith("HTTP/1.1 413"), response
     assert "MAX_UPLOAD_MB" in response
@@ -148,18 +175,23 @@ def test_oversize_chunked_upload_is_cut_off_while_streaming(client, stack):
 
     def body():
         nonlocal sent
-        yield (b"--b\r\nContent-Disposition: form-data; name=\"language\"\r\n\r\npt\r\n"
-               b"--b\r\nContent-Disposition: form-data; name=\"voice_name\"\r\n\r\nx\r\n"
-               b"--b\r\nContent-Disposition: form-data; name=\"audio\"; filename=\"a.wav\"\r\n"
-               b"Content-Type: audio/wav\r\n\r\n")
+        yield (
+            b'--b\r\nContent-Disposition: form-data; name="language"\r\n\r\npt\r\n'
+            b'--b\r\nContent-Disposition: form-data; name="voice_name"\r\n\r\nx\r\n'
+            b'--b\r\nContent-Disposition: form-data; name="audio"; filename="a.wav"\r\n'
+            b"Content-Type: audio/wav\r\n\r\n"
+        )
         for _ in range(800):
             sent += 65536
             yield b"\0" * 65536
         yield b"\r\n--b--\r\n"
 
     try:
-        r = client.post("/voices/clone", content=body(),
-                        headers={"Content-Type": "multipart/form-data; boundary=b"})
+        r = client.post(
+            "/voices/clone",
+            content=body(),
+            headers={"Content-Type": "multipart/form-data; boundary=b"},
+        )
         assert r.status_code == 413, r.text
         assert "MAX_UPLOAD_MB" in r.json()["detail"]
         print(f"413 after {sent} bytes sent")
@@ -171,10 +203,16 @@ def test_oversize_chunked_upload_is_cut_off_while_streaming(client, stack):
 
 def test_non_audio_upload_is_415_and_nothing_stored(client, stack):
     before = set((stack.data_dir / "voices").glob("*"))
-    for data in (b"#!/bin/sh\nrm -rf /\n" * 50, b"<?php system($_GET['c']); ?>" * 20,
-                 b"\x89PNG\r\n\x1a\n" + b"\0" * 512):
-        r = client.post("/voices/clone", data={"language": "pt", "voice_name": "x"},
-                        files={"audio": ("voice.wav", data, "audio/wav")})
+    for data in (
+        b"#!/bin/sh\nrm -rf /\n" * 50,
+        b"<?php system($_GET['c']); ?>" * 20,
+        b"\x89PNG\r\n\x1a\n" + b"\0" * 512,
+    ):
+        r = client.post(
+            "/voices/clone",
+            data={"language": "pt", "voice_name": "x"},
+            files={"audio": ("voice.wav", data, "audio/wav")},
+        )
         assert r.status_code == 415 and "not a decodable audio" in r.json()["detail"]
     after = set((stack.data_dir / "voices").glob("*"))
     assert {p.name for p in after - before} <= {".incoming"}
@@ -182,8 +220,11 @@ def test_non_audio_upload_is_415_and_nothing_stored(client, stack):
 
 
 def test_client_filename_never_becomes_a_path(client, stack):
-    r = client.post("/voices/clone", data={"language": "pt", "voice_name": "../../x"},
-                    files={"audio": ("../../../../tmp/evil.sh", wav_bytes(2.0, 8000), "audio/wav")})
+    r = client.post(
+        "/voices/clone",
+        data={"language": "pt", "voice_name": "../../x"},
+        files={"audio": ("../../../../tmp/evil.sh", wav_bytes(2.0, 8000), "audio/wav")},
+    )
     assert r.status_code == 202, r.text
     voice_id = r.json()["voice_id"]
     files = sorted(p.name for p in (stack.data_dir / "voices" / voice_id).iterdir())
@@ -192,14 +233,26 @@ def test_client_filename_never_becomes_a_path(client, stack):
 
 
 def test_unknown_form_field_is_422(client):
-    r = client.post("/voices/clone", data={"language": "pt", "voice_name": "x", "path": "/etc"},
-                    files={"audio": ("a.wav", wav_bytes(2.0, 8000), "audio/wav")})
+    r = client.post(
+        "/voices/clone",
+        data={"language": "pt", "voice_name": "x", "path": "/etc"},
+        files={"audio": ("a.wav", wav_bytes(2.0, 8000), "audio/wav")},
+    )
     assert r.status_code == 422 and "path: unknown field" in r.json()["detail"]
 
 
 # --------------------------------------------------------------------------- ids and bodies
-TRAVERSALS = ["..", "%2e%2e", "..%2F..%2Fetc%2Fpasswd", "..%5C..%5Cwindows", ".incoming",
-              "%00", ZERO.upper(), ZERO + "%00", "x" * 300]
+TRAVERSALS = [
+    "..",
+    "%2e%2e",
+    "..%2F..%2Fetc%2Fpasswd",
+    "..%5C..%5Cwindows",
+    ".incoming",
+    "%00",
+    ZERO.upper(),
+    ZERO + "%00",
+    "x" * 300,
+]
 
 
 @pytest.mark.parametrize("ident", TRAVERSALS)
@@ -207,16 +260,22 @@ def test_traversal_ids_are_404(client, stack, ident):
     sentinel = stack.data_dir / "voices" / "sentinel.txt"
     sentinel.parent.mkdir(parents=True, exist_ok=True)
     sentinel.write_text("keep")
-    for method, path in (("GET", f"/voices/{ident}"), ("DELETE", f"/voices/{ident}"),
-                         ("GET", f"/jobs/{ident}"), ("GET", f"/jobs/{ident}/audio")):
+    for method, path in (
+        ("GET", f"/voices/{ident}"),
+        ("DELETE", f"/voices/{ident}"),
+        ("GET", f"/jobs/{ident}"),
+        ("GET", f"/jobs/{ident}/audio"),
+    ):
         r = client.request(method, path)
         assert r.status_code == 404, (method, path, r.status_code, r.text)
     assert sentinel.read_text() == "keep" and (stack.data_dir / "voices").is_dir()
 
 
 def test_unknown_json_field_is_422(client):
-    r = client.post("/jobs", json={"text": "ola", "language": "pt", "voice_id": ZERO,
-                                   "output_path": "/etc/passwd"})
+    r = client.post(
+        "/jobs",
+        json={"text": "ola", "language": "pt", "voice_id": ZERO, "output_path": "/etc/passwd"},
+    )
     assert r.status_code == 422 and "output_path" in r.json()["detail"]
     assert r.json()["errors"][0]["type"] == "extra_forbidden"
 
@@ -260,9 +319,20 @@ def test_token_bucket_refills():
 
     from service.ratelimit import RateLimiter
 
-    server = subprocess.Popen(["redis-server", "--port", str(port := free_port()), "--bind",
-                               "127.0.0.1", "--save", "", "--appendonly", "no"],
-                              stdout=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port := free_port()),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     try:
         r = redis_lib.Redis(port=port, decode_responses=True)
         wait_for(r.ping, 15, "redis")
@@ -290,11 +360,29 @@ def _run_api(tmp_path, **env) -> subprocess.CompletedProcess:
     import os
 
     return subprocess.run(
-        [sys.executable, "-m", "uvicorn", "service.api:app", "--host", "127.0.0.1", "--port",
-         str(free_port())],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
-        env={**os.environ, "DATA_DIR": str(tmp_path), "REDIS_URL": "redis://127.0.0.1:9/0",
-             "API_KEYS": "", "ADMIN_API_KEYS": "", **env})
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "service.api:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(free_port()),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "DATA_DIR": str(tmp_path),
+            "REDIS_URL": "redis://127.0.0.1:9/0",
+            "API_KEYS": "",
+            "ADMIN_API_KEYS": "",
+            **env,
+        },
+    )
 
 
 def test_refuses_to_start_without_keys(tmp_path):
@@ -315,10 +403,29 @@ def test_allow_unauthenticated_starts_open_with_a_loud_warning(tmp_path):
 
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "service.api:app", "--host", "127.0.0.1", "--port",
-         str(port)], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "DATA_DIR": str(tmp_path), "REDIS_URL": "redis://127.0.0.1:9/0",
-             "API_KEYS": "", "ADMIN_API_KEYS": "", "ALLOW_UNAUTHENTICATED": "true"})
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "service.api:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={
+            **os.environ,
+            "DATA_DIR": str(tmp_path),
+            "REDIS_URL": "redis://127.0.0.1:9/0",
+            "API_KEYS": "",
+            "ADMIN_API_KEYS": "",
+            "ALLOW_UNAUTHENTICATED": "true",
+        },
+    )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
             wait_for(lambda: c.get("/health").status_code in (200, 503), 60, "the open API")
@@ -335,18 +442,44 @@ def test_digest_entries_are_accepted(tmp_path):
     key = "digest-only-key-0123456789"
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "service.api:app", "--host", "127.0.0.1", "--port",
-         str(port), "--log-level", "warning"], cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "service.api:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "DATA_DIR": str(tmp_path), "REDIS_URL": "redis://127.0.0.1:9/0",
-             "API_KEYS": "", "ADMIN_API_KEYS": "sha256:" + hashlib.sha256(key.encode()).hexdigest()})
+        env={
+            **os.environ,
+            "DATA_DIR": str(tmp_path),
+            "REDIS_URL": "redis://127.0.0.1:9/0",
+            "API_KEYS": "",
+            "ADMIN_API_KEYS": "sha256:" + hashlib.sha256(key.encode()).hexdigest(),
+        },
+    )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
             wait_for(lambda: c.get("/health").status_code in (200, 503), 60, "the API")
-            assert c.get(f"/voices/{ZERO}", headers={"Authorization": f"Bearer {key}"}
-                         ).status_code == 404
-            assert c.get(f"/voices/{ZERO}", headers={
-                "Authorization": "Bearer sha256:" + hashlib.sha256(key.encode()).hexdigest()}
-            ).status_code == 401  # the digest itself is not a key
+            assert (
+                c.get(f"/voices/{ZERO}", headers={"Authorization": f"Bearer {key}"}).status_code
+                == 404
+            )
+            assert (
+                c.get(
+                    f"/voices/{ZERO}",
+                    headers={
+                        "Authorization": "Bearer sha256:" + hashlib.sha256(key.encode()).hexdigest()
+                    },
+                ).status_code
+                == 401
+            )  # the digest itself is not a key
     finally:
         stop_pid(proc)

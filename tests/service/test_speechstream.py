@@ -37,10 +37,17 @@ def store(redis_server):
     return jobstore.JobStore(client, 3600)
 
 
-events = st.builds(SpeechEvent, type=st.sampled_from(EventType), seq=st.integers(0, 10**6),
-                   pcm=st.binary(max_size=4096), segments=st.integers(0, 10**4),
-                   duration_s=st.floats(0, 1e5, allow_nan=False), message=st.text(max_size=200),
-                   status=st.sampled_from([0, 400, 404, 409, 500]), worker=st.text(max_size=50))
+events = st.builds(
+    SpeechEvent,
+    type=st.sampled_from(EventType),
+    seq=st.integers(0, 10**6),
+    pcm=st.binary(max_size=4096),
+    segments=st.integers(0, 10**4),
+    duration_s=st.floats(0, 1e5, allow_nan=False),
+    message=st.text(max_size=200),
+    status=st.sampled_from([0, 400, 404, 409, 500]),
+    worker=st.text(max_size=50),
+)
 
 
 @given(event=events)

@@ -14,8 +14,16 @@ def test_xtts_conditioning_is_cached_per_voice(make_stack):
     with stack.client() as c:
         voice_id = ready_voice(c, ref_text=None, name="cached-conditioning")
         for text in ("primeira frase", "segunda frase"):
-            r = c.post("/jobs", json={"mode": "dubbing_with_clone", "text": text, "language": "pt-BR",
-                                      "voice_id": voice_id, "engine": "xtts"})
+            r = c.post(
+                "/jobs",
+                json={
+                    "mode": "dubbing_with_clone",
+                    "text": text,
+                    "language": "pt-BR",
+                    "voice_id": voice_id,
+                    "engine": "xtts",
+                },
+            )
             assert r.status_code == 202, r.text
             assert wait_job(c, r.json()["job_id"])["status"] == "completed"
     assert stack.worker_log().count("voice conditioning for xtts read from cache") == 1

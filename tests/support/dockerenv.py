@@ -36,8 +36,11 @@ def ensure_busybox_image(client: docker.DockerClient) -> str:
     try:
         client.images.get(BUSYBOX_IMAGE)
     except ImageNotFound:
-        subprocess.run(["bash", str(BASE_IMAGES_SCRIPT)], check=True,
-                       env={**os.environ, "AVOPS_SKIP_PYTHON_IMAGE": "1"})
+        subprocess.run(
+            ["bash", str(BASE_IMAGES_SCRIPT)],
+            check=True,
+            env={**os.environ, "AVOPS_SKIP_PYTHON_IMAGE": "1"},
+        )
     return BUSYBOX_IMAGE
 
 
@@ -60,10 +63,16 @@ class TestProject:
         return load_stack(self.compose_file, self.env_file, os.environ, project_name=self.name)
 
     def cli_env(self) -> dict[str, str]:
-        return {**os.environ, "AVOPS_COMPOSE_FILE": str(self.compose_file),
-                "AVOPS_ENV_FILE": str(self.env_file), "AVOPS_PROJECT_NAME": self.name}
+        return {
+            **os.environ,
+            "AVOPS_COMPOSE_FILE": str(self.compose_file),
+            "AVOPS_ENV_FILE": str(self.env_file),
+            "AVOPS_PROJECT_NAME": self.name,
+        }
 
-    def avops(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    def avops(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess:
         return run_avops(*args, env=env or self.cli_env(), cwd=self.dir, timeout=timeout)
 
     def start_service(self, service: str, number: int = 1, stack: Stack | None = None) -> str:
@@ -81,8 +90,14 @@ class TestProject:
             wait_healthy(self.client, self.start_service(service, stack=stack))
 
     def foreign_container(self, name: str, labels: dict[str, str] | None = None) -> str:
-        container = self.client.containers.run(BUSYBOX_IMAGE, ["sleep", "300"], name=name, detach=True,
-                                               labels=labels or {}, network_mode="none")
+        container = self.client.containers.run(
+            BUSYBOX_IMAGE,
+            ["sleep", "300"],
+            name=name,
+            detach=True,
+            labels=labels or {},
+            network_mode="none",
+        )
         self.extra_containers.append(container.id)
         return container.id
 
@@ -133,8 +148,15 @@ def _force_remove(client: docker.DockerClient, container_id: str) -> None:
         pass
 
 
-def run_avops(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-              timeout: float = 300) -> subprocess.CompletedProcess:
+def run_avops(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
     """Run the real CLI in a subprocess, as a user or a CI step would."""
-    return subprocess.run([sys.executable, "-m", "audiovoice_ops", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd or REPO_ROOT, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "audiovoice_ops", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd or REPO_ROOT,
+        timeout=timeout,
+    )

@@ -23,8 +23,12 @@ SSH = shutil.which("ssh") or "/usr/bin/ssh"
 
 
 def missing_tools() -> str | None:
-    for tool, path in (("sshd (Debian openssh-server)", SSHD), ("ssh (Debian openssh-client)", SSH),
-                       ("ssh-keygen", shutil.which("ssh-keygen")), ("docker CLI", shutil.which("docker"))):
+    for tool, path in (
+        ("sshd (Debian openssh-server)", SSHD),
+        ("ssh (Debian openssh-client)", SSH),
+        ("ssh-keygen", shutil.which("ssh-keygen")),
+        ("docker CLI", shutil.which("docker")),
+    ):
         if not path or not os.access(path, os.X_OK):
             return tool
     return None
@@ -59,7 +63,10 @@ class SshServer:
 
 
 def keygen(path: Path) -> None:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "avops-test", "-f", str(path)], check=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "avops-test", "-f", str(path)],
+        check=True,
+    )
 
 
 def free_port() -> int:
@@ -108,8 +115,11 @@ Host 127.0.0.1
         # sshd's privilege separation needs this directory; Debian makes it only at service start.
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     log = open(directory / "sshd.log", "wb")
-    process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(directory / "sshd_config")],
-                               stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [SSHD, "-D", "-e", "-f", str(directory / "sshd_config")],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     server = SshServer(directory, port, user, process)
     _wait_for_banner(server)
     return server

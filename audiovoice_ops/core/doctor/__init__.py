@@ -48,19 +48,46 @@ from audiovoice_ops.core.doctor.security import (
 )
 from audiovoice_ops.core.doctor.sources import DEFAULT_MAX_AGE_S, Sources, gather
 
-__all__ = ["FAIL", "PASS", "SKIPPED", "WARN", "Check", "DoctorReport", "Sources", "classify_image",
-           "dockerfile_base_images", "gather", "load_cuda_tags", "run_doctor"]
+__all__ = [
+    "FAIL",
+    "PASS",
+    "SKIPPED",
+    "WARN",
+    "Check",
+    "DoctorReport",
+    "Sources",
+    "classify_image",
+    "dockerfile_base_images",
+    "gather",
+    "load_cuda_tags",
+    "run_doctor",
+]
 
 
 def run_doctor(src: Sources, max_age_s: float = DEFAULT_MAX_AGE_S) -> DoctorReport:
     report = DoctorReport(project=src.stack.project)
-    for check in (check_containers, check_health, check_orphans, check_dangling_images, check_env_drift,
-                  check_low_vram, check_f5tts_cuda, check_base_image, check_healthchecks,
-                  check_gpu_reservation, check_api_health):
+    for check in (
+        check_containers,
+        check_health,
+        check_orphans,
+        check_dangling_images,
+        check_env_drift,
+        check_low_vram,
+        check_f5tts_cuda,
+        check_base_image,
+        check_healthchecks,
+        check_gpu_reservation,
+        check_api_health,
+    ):
         report.checks.append(check(src))
     report.checks.append(check_vram_endpoint(src, max_age_s))
     report.checks.append(check_vram_baseline(src))
-    for check in (check_api_auth, check_env_file_mode, check_public_bind, check_root_containers,
-                  check_unowned_voices):
+    for check in (
+        check_api_auth,
+        check_env_file_mode,
+        check_public_bind,
+        check_root_containers,
+        check_unowned_voices,
+    ):
         report.checks.append(check(src))
     return report

@@ -8,8 +8,14 @@ from audiovoice_ops.core.doctor.sources import Sources
 
 def _docker_down(id: str, group: str, title: str, src: Sources) -> Check:
     """The failed check when there is no inventory (``src.inventory`` is None)."""
-    return Check(id, group, title, FAIL, f"Docker Engine unreachable: {src.docker_error}",
-                 "start dockerd or point DOCKER_HOST at the engine")
+    return Check(
+        id,
+        group,
+        title,
+        FAIL,
+        f"Docker Engine unreachable: {src.docker_error}",
+        "start dockerd or point DOCKER_HOST at the engine",
+    )
 
 
 def check_containers(src: Sources) -> Check:
@@ -17,13 +23,22 @@ def check_containers(src: Sources) -> Check:
     if src.inventory is None:
         return _docker_down("containers.count", "containers", title, src)
     missing = [s for s, views in src.inventory.services.items() if not views]
-    dupes = {s: [v.name for v in views] for s, views in src.inventory.services.items() if len(views) > 1}
+    dupes = {
+        s: [v.name for v in views] for s, views in src.inventory.services.items() if len(views) > 1
+    }
     if missing or dupes:
         parts = [f"no container for {', '.join(missing)}"] if missing else []
         parts += [f"{s} has {len(names)} ({', '.join(names)})" for s, names in dupes.items()]
-        return Check("containers.count", "containers", title, FAIL, "; ".join(parts), "avops rebuild")
-    return Check("containers.count", "containers", title, PASS,
-                 f"{len(src.inventory.services)} services, one container each")
+        return Check(
+            "containers.count", "containers", title, FAIL, "; ".join(parts), "avops rebuild"
+        )
+    return Check(
+        "containers.count",
+        "containers",
+        title,
+        PASS,
+        f"{len(src.inventory.services)} services, one container each",
+    )
 
 
 def check_health(src: Sources) -> Check:
@@ -34,16 +49,33 @@ def check_health(src: Sources) -> Check:
     if not views:
         return Check("containers.health", "containers", title, SKIPPED, "no containers")
     bad = [f"{v.name} is {v.state}" for v in views if not v.running]
-    bad += [f"{v.name} is {v.health}" for v in views if v.running and v.health in ("unhealthy", "starting")]
+    bad += [
+        f"{v.name} is {v.health}"
+        for v in views
+        if v.running and v.health in ("unhealthy", "starting")
+    ]
     if bad:
-        return Check("containers.health", "containers", title, FAIL, "; ".join(bad),
-                     "avops status (probe output), then avops restart SERVICE")
+        return Check(
+            "containers.health",
+            "containers",
+            title,
+            FAIL,
+            "; ".join(bad),
+            "avops status (probe output), then avops restart SERVICE",
+        )
     unprobed = [v.name for v in views if v.health is None]
     if unprobed:
-        return Check("containers.health", "containers", title, WARN,
-                     f"running but without a healthcheck: {', '.join(unprobed)}",
-                     "add a healthcheck to the service, then avops restart")
-    return Check("containers.health", "containers", title, PASS, f"{len(views)} running, all healthy")
+        return Check(
+            "containers.health",
+            "containers",
+            title,
+            WARN,
+            f"running but without a healthcheck: {', '.join(unprobed)}",
+            "add a healthcheck to the service, then avops restart",
+        )
+    return Check(
+        "containers.health", "containers", title, PASS, f"{len(views)} running, all healthy"
+    )
 
 
 def check_orphans(src: Sources) -> Check:
@@ -53,8 +85,14 @@ def check_orphans(src: Sources) -> Check:
     found = [f"orphan {v.name} (service {v.service})" for v in src.inventory.orphans]
     found += [f"{s.name} ({s.reason})" for s in src.inventory.squatters]
     if found:
-        return Check("containers.orphans", "containers", title, FAIL, "; ".join(found),
-                     "avops cleanup (or docker rm -f NAME)")
+        return Check(
+            "containers.orphans",
+            "containers",
+            title,
+            FAIL,
+            "; ".join(found),
+            "avops cleanup (or docker rm -f NAME)",
+        )
     return Check("containers.orphans", "containers", title, PASS, "none")
 
 
@@ -63,15 +101,30 @@ def check_dangling_images(src: Sources) -> Check:
 
     title = "no <none> images of the project"
     if src.client is None:
-        return Check("images.dangling", "docker", title, SKIPPED, f"Docker Engine unreachable: {src.docker_error}")
+        return Check(
+            "images.dangling",
+            "docker",
+            title,
+            SKIPPED,
+            f"Docker Engine unreachable: {src.docker_error}",
+        )
     found: dict[str, dict] = {}
-    for label in (f"{L.BUILT_FOR_PROJECT}={src.stack.project}", L.project_filter(src.stack.project)):
+    for label in (
+        f"{L.BUILT_FOR_PROJECT}={src.stack.project}",
+        L.project_filter(src.stack.project),
+    ):
         for image in src.client.api.images(filters={"dangling": True, "label": label}):
             found[image["Id"]] = image
     if found:
         size = sum(i.get("Size") or 0 for i in found.values()) / 2**20
-        return Check("images.dangling", "docker", title, WARN, f"{len(found)} dangling image(s), {size:,.0f} MiB",
-                     f"docker image prune --filter label={L.BUILT_FOR_PROJECT}={src.stack.project}")
+        return Check(
+            "images.dangling",
+            "docker",
+            title,
+            WARN,
+            f"{len(found)} dangling image(s), {size:,.0f} MiB",
+            f"docker image prune --filter label={L.BUILT_FOR_PROJECT}={src.stack.project}",
+        )
     return Check("images.dangling", "docker", title, PASS, "none")
 
 
@@ -85,6 +138,12 @@ def check_env_drift(src: Sources) -> Check:
     drifted = [s for s in report.services if s.drift]
     if drifted:
         what = "; ".join(f"{s.container}: {', '.join(d.key for d in s.drift)}" for s in drifted)
-        return Check("env.drift", "low_vram", title, FAIL, f"drift in {what}",
-                     f"avops restart {' '.join(sorted({s.service for s in drifted}))}")
+        return Check(
+            "env.drift",
+            "low_vram",
+            title,
+            FAIL,
+            f"drift in {what}",
+            f"avops restart {' '.join(sorted({s.service for s in drifted}))}",
+        )
     return Check("env.drift", "low_vram", title, PASS, "no drift")

@@ -17,7 +17,11 @@ from audiovoice_ops.core.doctor.sources import Sources
 
 
 def load_cuda_tags() -> dict:
-    return json.loads(resources.files("audiovoice_ops").joinpath("data", "cuda_tags.json").read_text(encoding="utf-8"))
+    return json.loads(
+        resources.files("audiovoice_ops")
+        .joinpath("data", "cuda_tags.json")
+        .read_text(encoding="utf-8")
+    )
 
 
 _ARG = re.compile(r"^ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?$", re.IGNORECASE)
@@ -43,7 +47,9 @@ def dockerfile_base_images(text: str, build_args: dict[str, str | None] | None =
             args[name] = given if given is not None else default
         elif m := _FROM.match(line):
             seen_from = True
-            image = _VAR.sub(lambda v: args.get(v.group(1) or v.group(3)) or (v.group(2) or ""), m.group(1))
+            image = _VAR.sub(
+                lambda v: args.get(v.group(1) or v.group(3)) or (v.group(2) or ""), m.group(1)
+            )
             if image.lower() not in stages:
                 images.append(image)
             if m.group(2):
@@ -59,7 +65,11 @@ def classify_image(image: str, data: dict) -> tuple[str, str, str | None]:
         return SKIPPED, f"{image} is not an {data['repository']} image", None
     for rule in data["deprecated"]:
         if fnmatch.fnmatchcase(tag, rule["pattern"]):
-            return rule["status"], f"{image}: {rule['reason']}", f"use {rule['replacement']} (ARG BASE_IMAGE default)"
+            return (
+                rule["status"],
+                f"{image}: {rule['reason']}",
+                f"use {rule['replacement']} (ARG BASE_IMAGE default)",
+            )
     if any(fnmatch.fnmatchcase(tag, pattern) for pattern in data["current"]):
         return PASS, f"{image} is a current tag", None
     return WARN, f"{image} is not in avops's list of current tags", f"prefer {data['recommended']}"
@@ -78,7 +88,9 @@ def check_base_image(src: Sources) -> Check:
     title = "Dockerfile base image is a current CUDA tag"
     files = dockerfiles(src.stack)
     if not files:
-        return Check("docker.base_image", "docker", title, SKIPPED, "no service has a build: section")
+        return Check(
+            "docker.base_image", "docker", title, SKIPPED, "no service has a build: section"
+        )
     data = load_cuda_tags()
     rank = {FAIL: 3, WARN: 2, PASS: 1, SKIPPED: 0}
     results: list[tuple[str, str, str | None]] = []
@@ -86,7 +98,13 @@ def check_base_image(src: Sources) -> Check:
         try:
             images = dockerfile_base_images(path.read_text(encoding="utf-8"), args)
         except OSError as exc:
-            results.append((FAIL, f"{service}: cannot read {path}: {exc.strerror or exc}", "fix build.dockerfile"))
+            results.append(
+                (
+                    FAIL,
+                    f"{service}: cannot read {path}: {exc.strerror or exc}",
+                    "fix build.dockerfile",
+                )
+            )
             continue
         if not images:
             results.append((FAIL, f"{service}: no FROM line in {path}", "add FROM ${BASE_IMAGE}"))
@@ -100,26 +118,62 @@ def check_base_image(src: Sources) -> Check:
 
 def check_healthchecks(src: Sources) -> Check:
     title = "healthchecks defined (api and worker)"
-    missing = [name for name, svc in src.stack.services.items()
-               if svc.healthcheck is None or svc.healthcheck.disable or not svc.healthcheck.test
-               or svc.healthcheck.test[0] == "NONE"]
+    missing = [
+        name
+        for name, svc in src.stack.services.items()
+        if svc.healthcheck is None
+        or svc.healthcheck.disable
+        or not svc.healthcheck.test
+        or svc.healthcheck.test[0] == "NONE"
+    ]
     if missing:
-        return Check("docker.healthchecks", "docker", title, FAIL, f"no healthcheck for {', '.join(missing)}",
-                     f"add a healthcheck: section to {', '.join(missing)} in {src.stack.compose_file.name}")
-    return Check("docker.healthchecks", "docker", title, PASS, f"all {len(src.stack.services)} services")
+        return Check(
+            "docker.healthchecks",
+            "docker",
+            title,
+            FAIL,
+            f"no healthcheck for {', '.join(missing)}",
+            f"add a healthcheck: section to {', '.join(missing)} in {src.stack.compose_file.name}",
+        )
+    return Check(
+        "docker.healthchecks", "docker", title, PASS, f"all {len(src.stack.services)} services"
+    )
 
 
 def check_gpu_reservation(src: Sources) -> Check:
     title = "GPU reservation for the worker"
     if src.worker is None:
-        return Check("docker.gpu_reservation", "docker", title, SKIPPED, "no worker service in the compose file")
+        return Check(
+            "docker.gpu_reservation",
+            "docker",
+            title,
+            SKIPPED,
+            "no worker service in the compose file",
+        )
     devices = src.stack.service(src.worker).gpu_devices
     if not devices:
-        return Check("docker.gpu_reservation", "docker", title, FAIL, f"service {src.worker} reserves no GPU",
-                     f"add deploy.resources.reservations.devices: [{{driver: nvidia, count: 1, capabilities: [gpu]}}] to {src.worker}")
+        return Check(
+            "docker.gpu_reservation",
+            "docker",
+            title,
+            FAIL,
+            f"service {src.worker} reserves no GPU",
+            f"add deploy.resources.reservations.devices: [{{driver: nvidia, count: 1, capabilities: [gpu]}}] to {src.worker}",
+        )
     gpu = [d for d in devices if "gpu" in d.capabilities]
     if not gpu:
-        return Check("docker.gpu_reservation", "docker", title, FAIL, f"{src.worker}'s device reservation lacks capabilities: [gpu]",
-                     "add capabilities: [gpu] to the reservation")
-    return Check("docker.gpu_reservation", "docker", title, PASS,
-                 f"{src.worker}: driver {gpu[0].driver or 'default'}, count {gpu[0].count or 'all'}")
+        return Check(
+            "docker.gpu_reservation",
+            "docker",
+            title,
+            FAIL,
+            f"{src.worker}'s device reservation lacks capabilities: [gpu]",
+            "add capabilities: [gpu] to the reservation",
+        )
+    return Check(
+        "docker.gpu_reservation",
+        "docker",
+        title,
+        PASS,
+        f"{src.worker}: driver {gpu[0].driver or 'default'}, count {gpu[0].count or 'all'}",
+    )

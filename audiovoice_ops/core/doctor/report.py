@@ -31,5 +31,9 @@ class DoctorReport:
         return {s: sum(c.status == s for c in self.checks) for s in (PASS, WARN, FAIL, SKIPPED)}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"project": self.project, "ok": self.ok, "summary": self.counts(),
-                "checks": [asdict(c) for c in self.checks]}
+        return {
+            "project": self.project,
+            "ok": self.ok,
+            "summary": self.counts(),
+            "checks": [asdict(c) for c in self.checks],
+        }

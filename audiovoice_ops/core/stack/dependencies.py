@@ -14,7 +14,9 @@ def startup_order(model: ComposeFile) -> list[str]:
     try:
         sorter.prepare()
     except CycleError as exc:
-        raise ComposeFileError(f"dependency cycle between services: {' -> '.join(exc.args[1])}") from None
+        raise ComposeFileError(
+            f"dependency cycle between services: {' -> '.join(exc.args[1])}"
+        ) from None
     order: list[str] = []
     file_order = list(model.services)
     while sorter.is_active():

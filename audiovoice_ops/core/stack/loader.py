@@ -32,10 +32,14 @@ class Stack:
     env_file: Path
     project: str
     model: ComposeFile
-    variables: dict[str, str] = field(repr=False)  # interpolation source: .env overlaid by the shell
+    variables: dict[str, str] = field(
+        repr=False
+    )  # interpolation source: .env overlaid by the shell
     # Effective environments, computed once per service: creating a container needs it twice
     # (the container's env and its config-hash label), and each computation reads env files.
-    _environments: dict[str, dict[str, str]] = field(default_factory=dict, repr=False, compare=False)
+    _environments: dict[str, dict[str, str]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def project_dir(self) -> Path:
@@ -50,7 +54,9 @@ class Stack:
             return self.model.services[name]
         except KeyError:
             known = ", ".join(self.model.services)
-            raise ComposeFileError(f"no service {name!r} in {self.compose_file}", hint=f"services: {known}") from None
+            raise ComposeFileError(
+                f"no service {name!r} in {self.compose_file}", hint=f"services: {known}"
+            ) from None
 
     def resolve_path(self, relative: str) -> Path:
         return (self.project_dir / Path(relative).expanduser()).resolve()
@@ -108,7 +114,13 @@ def load_stack(
     except ValidationError as exc:
         raise ComposeFileError(describe_validation_error(compose_file, exc)) from None
     project = project_name_for(project_name, model.name, compose_file.parent.name)
-    return Stack(compose_file=compose_file, env_file=env_file, project=project, model=model, variables=variables)
+    return Stack(
+        compose_file=compose_file,
+        env_file=env_file,
+        project=project,
+        model=model,
+        variables=variables,
+    )
 
 
 def _read_yaml(path: Path) -> dict:
@@ -118,7 +130,9 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
-def _interpolation_variables(env_file: Path, environ: Mapping[str, str], required: bool) -> dict[str, str]:
+def _interpolation_variables(
+    env_file: Path, environ: Mapping[str, str], required: bool
+) -> dict[str, str]:
     if not env_file.is_file():
         if required:
             read_env_file(env_file)  # raises the "not found" error with its hint
@@ -133,14 +147,20 @@ def _drop_extensions(data: dict) -> dict:
     services = cleaned.get("services")
     if isinstance(services, dict):
         cleaned["services"] = {
-            name: ({k: v for k, v in svc.items() if not str(k).startswith("x-")} if isinstance(svc, dict) else svc)
+            name: (
+                {k: v for k, v in svc.items() if not str(k).startswith("x-")}
+                if isinstance(svc, dict)
+                else svc
+            )
             for name, svc in services.items()
         }
     return cleaned
 
 
-PROJECT_NAME_RULE = ("must consist only of lowercase alphanumeric characters, hyphens, and underscores "
-                     "as well as start with a lowercase letter or digit")
+PROJECT_NAME_RULE = (
+    "must consist only of lowercase alphanumeric characters, hyphens, and underscores "
+    "as well as start with a lowercase letter or digit"
+)
 _VALID_PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
@@ -163,8 +183,10 @@ def normalize_project_name(name: str) -> str:
     """Compose's normalisation of a directory name: lowercase, drop other characters, no leading - or _."""
     normalized = re.sub(r"[^a-z0-9_-]", "", name.lower()).lstrip("_-")
     if not normalized:
-        raise ConfigError(f"cannot derive a project name from the directory name {name!r}",
-                          hint=f"pass -p NAME; a project name {PROJECT_NAME_RULE}")
+        raise ConfigError(
+            f"cannot derive a project name from the directory name {name!r}",
+            hint=f"pass -p NAME; a project name {PROJECT_NAME_RULE}",
+        )
     return normalized
 
 

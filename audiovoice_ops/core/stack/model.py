@@ -106,7 +106,9 @@ class Deploy(Strict):
 
 
 class DependsOn(Strict):
-    condition: Literal["service_started", "service_healthy", "service_completed_successfully"] = "service_started"
+    condition: Literal["service_started", "service_healthy", "service_completed_successfully"] = (
+        "service_started"
+    )
     restart: bool = False
     required: bool = True
 
@@ -155,8 +157,12 @@ class VolumeMount(Strict):
         source, target = parts[0], parts[1]
         mode = parts[2] if len(parts) > 2 else ""
         is_bind = source.startswith((".", "/", "~"))
-        return {"type": "bind" if is_bind else "volume", "source": source, "target": target,
-                "read_only": "ro" in mode.split(",")}
+        return {
+            "type": "bind" if is_bind else "volume",
+            "source": source,
+            "target": target,
+            "read_only": "ro" in mode.split(","),
+        }
 
 
 class ServiceNetwork(Strict):
@@ -212,7 +218,9 @@ class Service(Strict):
             return value
         name = value.split(":", 1)[0]
         if name not in ("no", "always", "on-failure", "unless-stopped"):
-            raise ValueError(f"invalid restart policy {value!r} (no, always, on-failure[:N], unless-stopped)")
+            raise ValueError(
+                f"invalid restart policy {value!r} (no, always, on-failure[:N], unless-stopped)"
+            )
         return value
 
     @model_validator(mode="after")
@@ -249,11 +257,17 @@ def _none_to_empty(value: Any) -> Any:
 
 class ComposeFile(Strict):
     # Compose extension fields (``x-*``) are allowed at the top level and dropped by the loader.
-    version: str | None = None  # obsolete in the Compose spec; accepted and ignored like `docker compose`
+    version: str | None = (
+        None  # obsolete in the Compose spec; accepted and ignored like `docker compose`
+    )
     name: str | None = None
     services: dict[str, Service]
-    volumes: Annotated[dict[str, TopLevelVolume], BeforeValidator(_none_to_empty)] = Field(default_factory=dict)
-    networks: Annotated[dict[str, TopLevelNetwork], BeforeValidator(_none_to_empty)] = Field(default_factory=dict)
+    volumes: Annotated[dict[str, TopLevelVolume], BeforeValidator(_none_to_empty)] = Field(
+        default_factory=dict
+    )
+    networks: Annotated[dict[str, TopLevelNetwork], BeforeValidator(_none_to_empty)] = Field(
+        default_factory=dict
+    )
 
     @model_validator(mode="after")
     def _references(self) -> ComposeFile:

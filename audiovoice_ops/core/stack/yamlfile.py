@@ -57,12 +57,20 @@ def read_compose_yaml(path: Path) -> Any:
         _check_expansion(node)
         return loader.construct_document(node)
     except _Rejected as exc:
-        raise ComposeFileError(f"{path}: YAML rejected: {exc}",
-                               hint="compose files do not need deep nesting or aliases that multiply") from None
+        raise ComposeFileError(
+            f"{path}: YAML rejected: {exc}",
+            hint="compose files do not need deep nesting or aliases that multiply",
+        ) from None
     except yaml.YAMLError as exc:
         raise ComposeFileError(f"{path}{_line_of(exc)}: invalid YAML: {_problem(exc)}") from None
-    except (ValueError, TypeError, OverflowError) as exc:  # a scalar its tag cannot hold: 2001-13-45
-        raise ComposeFileError(f"{path}{_line_of(exc)}: invalid YAML: {_first_line(str(exc))}") from None
+    except (
+        ValueError,
+        TypeError,
+        OverflowError,
+    ) as exc:  # a scalar its tag cannot hold: 2001-13-45
+        raise ComposeFileError(
+            f"{path}{_line_of(exc)}: invalid YAML: {_first_line(str(exc))}"
+        ) from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -81,8 +89,10 @@ def _read_text(path: Path) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ComposeFileError(f"{path}: not UTF-8 text (invalid byte at offset {exc.start})",
-                               hint="save the compose file as UTF-8") from None
+        raise ComposeFileError(
+            f"{path}: not UTF-8 text (invalid byte at offset {exc.start})",
+            hint="save the compose file as UTF-8",
+        ) from None
 
 
 def _check_expansion(root: yaml.Node) -> None:
@@ -102,7 +112,11 @@ def _check_expansion(root: yaml.Node) -> None:
         if id(node) in on_path:
             raise _Rejected("an alias refers to a node that contains it (recursive alias)")
         on_path.add(id(node))
-        children = node.value if isinstance(node, yaml.SequenceNode) else [n for pair in node.value for n in pair]
+        children = (
+            node.value
+            if isinstance(node, yaml.SequenceNode)
+            else [n for pair in node.value for n in pair]
+        )
         for child in children:
             walk(child, depth + 1)
         on_path.discard(id(node))
