@@ -26,7 +26,7 @@ from engines.cuda_check import SMALL_GPU_GB
 from engines.errors import EngineConfigError, ReferenceAudioError
 from engines.profiles import get_profile
 from engines.quiet import library_output
-from engines.segmenter import check_text, split_text
+from engines.segmenter import Packing, check_text, split_text
 from engines.settings import EngineSettings
 
 logger = logging.getLogger(__name__)
@@ -179,7 +179,10 @@ class F5TtsEngine(ManagedEngine):
         ref_text = cast(str, voice.ref_text)  # prepare_voice refuses a voice without its transcript
         window = self._window(model, audio.shape[-1], hop_length, ref_text, prof.speed)
         segments = split_text(
-            text, window.fits, window.describe(), short_first=on_segment is not None
+            text,
+            window.fits,
+            window.describe(),
+            packing=Packing.SHORT_FIRST if on_segment else Packing.WINDOW,
         )
         logger.debug("F5TtsEngine: %d characters in %d segments", len(text), len(segments))
 

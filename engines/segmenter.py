@@ -37,6 +37,7 @@ Importable without torch: the API can call ``check_text`` at submission.
 
 from __future__ import annotations
 
+import enum
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -88,16 +89,27 @@ def check_text(text: Optional[str]) -> str:
     return text
 
 
-def split_text(
-    text: str, fits: Fits, limit: str = "the engine's limit", short_first: bool = False
-) -> list[Segment]:
-    """Segments of ``text`` that each satisfy ``fits``; ``limit`` names it in errors.
+class Packing(enum.Enum):
+    """How segments are packed. A job wants few, long segments; a stream wants its first audio
+    after one sentence (the first segment is synthesized before anything is sent)."""
 
-    ``short_first``: the first sentence is a segment of its own (a streamed request: the first
-    audio leaves after one sentence, not after the longest segment the window allows)."""
+    WINDOW = "window"  # as long as the window allows (jobs)
+    SHORT_FIRST = "short_first"  # the first sentence alone, then as long as the window allows
+    SENTENCES = "sentences"  # one sentence per segment, split further only where it must
+
+
+def split_text(
+    text: str, fits: Fits, limit: str = "the engine's limit", packing: Packing = Packing.WINDOW
+) -> list[Segment]:
+    """Segments of ``text`` that each satisfy ``fits``; ``limit`` names it in errors."""
     check_text(text)
     whole = cast(Span, _strip(text, 0, len(text)))  # not None: check_text refused a blank text
-    parts = _first_sentence(text, whole) if short_first else [whole]
+    if packing == Packing.SHORT_FIRST:
+        parts = _first_sentence(text, whole)
+    elif packing == Packing.SENTENCES:
+        parts = _sentences(text, whole)
+    else:
+        parts = [whole]
     spans = [span for part in parts for span in _segment(text, part, fits, 0, limit)]
     return [Segment(s, e, collapse(text[s:e])) for s, e in spans]
 
@@ -118,6 +130,23 @@ def _segment(text: str, span: Span, fits: Fits, level: int, limit: str) -> list[
     return _pack(text, pieces, fits)
 
 
+def _sentences(text: str, whole: Span) -> list[Span]:
+    """The sentences of ``whole``; one with nothing to speak (a lone "...") joins its neighbour."""
+    merged: list[Span] = []
+    for part in _cut(text, whole, SENTENCE_BREAK):
+        if merged and not _speakable(text, merged[-1]):
+            merged[-1] = (merged[-1][0], part[1])
+        elif merged and not _speakable(text, part):
+            merged[-1] = (merged[-1][0], part[1])
+        else:
+            merged.append(part)
+    return merged
+
+
+def _speakable(text: str, span: Span) -> bool:
+    return any(ch.isalnum() for ch in text[span[0] : span[1]])
+
+
 def _first_sentence(text: str, whole: Span) -> list[Span]:
     """[first sentence, the rest], or [whole] when there is no second sentence or the first
     has nothing to speak (an opening "..." is no segment of its own)."""
@@ -125,7 +154,7 @@ def _first_sentence(text: str, whole: Span) -> list[Span]:
     if match is None:
         return [whole]
     head, tail = _strip(text, whole[0], match.end()), _strip(text, match.end(), whole[1])
-    if head is None or tail is None or not any(ch.isalnum() for ch in text[head[0] : head[1]]):
+    if head is None or tail is None or not _speakable(text, head):
         return [whole]
     return [head, tail]
 

@@ -26,7 +26,7 @@ from engines.base import (
 from engines.errors import EngineConfigError, SynthesisError
 from engines.profiles import get_profile
 from engines.quiet import library_output
-from engines.segmenter import Fits, check_text, split_text
+from engines.segmenter import Fits, Packing, check_text, split_text
 from engines.settings import EngineSettings
 
 logger = logging.getLogger(__name__)
@@ -99,7 +99,11 @@ class XttsEngine(ManagedEngine):
         def job(model, device: str):
             timings["load_s"] = time.perf_counter() - start
             fits, limit = xtts_window(model, lang)
-            segments = split_text(text, fits, limit, short_first=on_segment is not None)
+            # A stream goes sentence by sentence, as coqui's own splitter does: XTTS's voice
+            # latents are computed once, so an extra pass costs little (F5, which re-reads its
+            # reference every pass, only splits off the first sentence).
+            packing = Packing.SENTENCES if on_segment else Packing.WINDOW
+            segments = split_text(text, fits, limit, packing=packing)
             logger.debug("XttsEngine: %d characters in %d segments", len(text), len(segments))
             sample_rate = model.args.output_sample_rate
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from engines.audio import JOIN_PAUSE_S, join_segments, segment_piece
 from engines.errors import SynthesisError
-from engines.segmenter import check_text, split_text
+from engines.segmenter import Packing, check_text, split_text
 from engines.vram import VramManager
 
 # Longer than one window of either engine (XTTS: 250 characters for en), so several segments.
@@ -127,18 +127,27 @@ def test_a_stream_starts_with_the_first_sentence_alone():
         return len(s) <= 400
 
     assert len(split_text(text, fits)) == 1  # a job: as long as the window allows
-    streamed = split_text(text, fits, short_first=True)
+    streamed = split_text(text, fits, packing=Packing.SHORT_FIRST)
     assert [s.text for s in streamed][0] == "Hi there."
     assert len(streamed) == 2
+    by_sentence = split_text(text, fits, packing=Packing.SENTENCES)
+    assert [s.text for s in by_sentence] == ["Hi there."] + [
+        "This sentence and the next ones fit one window together."
+    ] * 4
+    assert split_text("Hi. ... Then more.", fits, packing=Packing.SENTENCES)[0].text == "Hi. ..."
     # an opening ellipsis is not a sentence of its own
-    assert split_text("... and then it began. Next.", fits, short_first=True)[0].text.startswith(
-        "..."
-    )
+    assert split_text("... and then it began. Next.", fits, packing=Packing.SHORT_FIRST)[
+        0
+    ].text.startswith("...")
 
 
-@given(text=st.text(st.sampled_from("ab .!?\n,é。"), max_size=300), window=st.integers(4, 60))
+@given(
+    text=st.text(st.sampled_from("ab .!?\n,é。"), max_size=300),
+    window=st.integers(4, 60),
+    packing=st.sampled_from(Packing),
+)
 @settings(max_examples=300, deadline=None)
-def test_short_first_keeps_the_segmenter_contract(text, window):
+def test_every_packing_keeps_the_segmenter_contract(text, window, packing):
     def fits(s: str) -> bool:
         return len(s) <= window
 
@@ -146,7 +155,7 @@ def test_short_first_keeps_the_segmenter_contract(text, window):
         check_text(text)
     except SynthesisError:
         return
-    segments = split_text(text, fits, short_first=True)
+    segments = split_text(text, fits, packing=packing)
     assert "".join("".join(s.text.split()) for s in segments) == "".join(text.split())
     assert all(fits(s.text) for s in segments)
     assert all(a.end <= b.start for a, b in zip(segments, segments[1:], strict=False))
