@@ -25,6 +25,8 @@ from audiovoice_ops.core.stack import Stack
 if TYPE_CHECKING:
     import docker
 
+    from audiovoice_ops.core.project import Project
+
 TAIL_LINES = 30
 # Build arg every build receives, so a Dockerfile can label its intermediate layers too
 # (``ARG AVOPS_PROJECT`` + ``LABEL io.avops.built-for-project=$AVOPS_PROJECT``).
@@ -58,14 +60,14 @@ def build_labels(stack: Stack, service: str) -> dict[str, str]:
 
 
 def build_service(
-    client: docker.DockerClient,
-    stack: Stack,
+    project: Project,
     service: str,
     nocache: bool = True,
     on_progress: ProgressCallback | None = None,
     on_line: LineCallback | None = None,
 ) -> str:
     """Build the service's image; returns the image id. Raises BuildFailed with the failing step."""
+    client, stack = project.client, project.stack
     svc = stack.service(service)
     assert svc.build is not None, f"service {service} has no build section"
     context = stack.resolve_path(svc.build.context)
@@ -177,8 +179,7 @@ class ImageJobs:
 
     def __init__(
         self,
-        client: docker.DockerClient,
-        stack: Stack,
+        project: Project,
         services: list[str],
         *,
         nocache: bool,
@@ -187,12 +188,13 @@ class ImageJobs:
         on_built: Callable[[str, str], None] | None = None,
         on_pull_status: Callable[[str, str], None] | None = None,
     ):
+        client, stack = project.client, project.stack
         self._jobs: dict[str, Future] = {}  # image name -> its build or pull
         self._image_of = {service: image_name(stack, service) for service in services}
 
         def build(service: str) -> str:
             image_id = build_service(
-                client, stack, service, nocache=nocache, on_progress=on_progress, on_line=on_line
+                project, service, nocache=nocache, on_progress=on_progress, on_line=on_line
             )
             if on_built:
                 on_built(service, image_id)

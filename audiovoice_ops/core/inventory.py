@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from audiovoice_ops.core import labels as L
 from audiovoice_ops.core.containers import ContainerView
-from audiovoice_ops.core.stack import Stack
 
 if TYPE_CHECKING:
     import docker
@@ -67,13 +66,6 @@ def read_inventory(project: Project) -> Inventory:
             inventory.orphans.append(view)
     inventory.squatters = find_squatters(project)
     return inventory
-
-
-def take_inventory(client: docker.DockerClient, stack: Stack) -> Inventory:
-    """Kept for ``core/up.py`` while it moves to the Project: use ``project.inventory``."""
-    from audiovoice_ops.core.project import Project
-
-    return read_inventory(Project.attach(client, stack))
 
 
 def find_squatters(project: Project) -> list[Squatter]:

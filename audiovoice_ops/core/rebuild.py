@@ -101,8 +101,7 @@ def rolling_rebuild(
             reporter.cleaned(run_cleanup(project, old))
 
     up_services(
-        project.client,
-        project.stack,
+        project,
         stale,
         gpus=gpus,
         timeout=timeout,
@@ -135,8 +134,7 @@ def clean_rebuild(
     reporter.phase("build and start")
     jobs = image_jobs(project, reporter, targets, nocache)
     up_services(
-        project.client,
-        project.stack,
+        project,
         targets,
         gpus=gpus,
         timeout=timeout,
@@ -151,8 +149,7 @@ def image_jobs(
     project: Project, reporter: Reporter, targets: list[str], nocache: bool
 ) -> ImageJobs:
     return ImageJobs(
-        project.client,
-        project.stack,
+        project,
         targets,
         nocache=nocache,
         on_progress=reporter.build_progress,

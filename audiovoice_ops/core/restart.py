@@ -43,8 +43,7 @@ def restart(
     reporter.cleaned(run_cleanup(project, plan, timeout=stop_timeout))
     reporter.phase("recreate")
     up_services(
-        client,
-        stack,
+        project,
         names,
         gpus=gpus,
         timeout=timeout,

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from audiovoice_ops.core.convergence import container_name, create_container
 from audiovoice_ops.core.errors import GpuUnavailable, OperationFailed
-from audiovoice_ops.core.inventory import take_inventory
 from audiovoice_ops.core.resources import ensure_networks, ensure_volumes
 from audiovoice_ops.core.stack import Stack
 from audiovoice_ops.core.wait import EventWatch, Target
@@ -22,6 +21,8 @@ from audiovoice_ops.gpu.toolkit import GPU_DRIVER_ERROR, TOOLKIT_HINT, lacks_gpu
 
 if TYPE_CHECKING:
     import docker
+
+    from audiovoice_ops.core.project import Project
 
 CONDITION_TARGET = {
     "service_healthy": "ready",
@@ -42,8 +43,7 @@ Warn = Callable[[str], None]
 
 
 def up_services(
-    client: docker.DockerClient,
-    stack: Stack,
+    project: Project,
     services: list[str],
     gpus: str,
     timeout: float,
@@ -57,13 +57,14 @@ def up_services(
     dependencies meet their conditions, right before its container is created (rebuild waits
     there for the service's image, or stops the container it replaces). ``ready_first`` picks,
     among the services whose dependencies come earlier, those to start first (images ready)."""
+    client, stack = project.client, project.stack
     order = start_order(stack, services, ready_first or (lambda _service: True))
     ensure_networks(client, stack, order)
     ensure_volumes(client, stack, order)
     started: dict[str, Started] = {}
     with EventWatch(client, stack.project) as watch:
         for service in order:
-            watch.wait(_dependency_targets(client, stack, service, started), timeout)
+            watch.wait(_dependency_targets(project, service, started), timeout)
             if before_start:
                 before_start(service)
             started[service] = start_service(client, stack, service, gpus, warn)
@@ -90,14 +91,17 @@ def start_order(stack: Stack, services: list[str], ready_first: Callable[[str], 
 
 
 def _dependency_targets(
-    client, stack: Stack, service: str, started: dict[str, Started]
+    project: Project, service: str, started: dict[str, Started]
 ) -> list[Target]:
+    """What ``service`` waits for. A dependency outside this run must already be up: it is
+    looked up in the project's inventory, read before the run (containers this run starts are
+    in ``started``; the run never removes one it does not start)."""
     targets = []
-    for dep, spec in stack.service(service).depends_on.items():
+    for dep, spec in project.stack.service(service).depends_on.items():
         if dep in started:
             container_id, name = started[dep].container_id, started[dep].name
-        else:  # not part of this run: it must already be up
-            existing = take_inventory(client, stack).services.get(dep) or []
+        else:
+            existing = project.inventory.services.get(dep) or []
             if not existing:
                 if not spec.required:
                     continue
