@@ -68,8 +68,13 @@ def _startup() -> None:
     )
 
 
-def _check_auth_configured(s: ServiceSettings) -> None:
+def _check_auth_configured(s: ServiceSettings, announce: bool = True) -> None:
+    """Refuse to start without a key (unless ALLOW_UNAUTHENTICATED); ``announce``: also log the
+    key counts or the open-API banner (once: `python -m service.serve` checks up front without
+    announcing, and the lifespan announces)."""
     if s.client_key_digests or s.admin_key_digests:
+        if not announce:
+            return
         logger.info(
             "authentication on: %d client key(s), %d admin key(s)",
             len(s.client_key_digests),
@@ -84,6 +89,8 @@ def _check_auth_configured(s: ServiceSettings) -> None:
             "run an open API on a trusted network"
         )
         raise StartupRefused(message)  # the caller prints it as one line and exits
+    if not announce:
+        return
     banner = "!" * 78
     for line in (
         banner,

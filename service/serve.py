@@ -13,7 +13,7 @@ def main() -> None:
     s = or_exit(get_service_settings)
     from service.api import _check_auth_configured  # the API's own rule, checked up front
 
-    or_exit(lambda: _check_auth_configured(s))
+    or_exit(lambda: _check_auth_configured(s, announce=False))  # the lifespan announces
     import uvicorn
 
     uvicorn.run("service.api:app", host=s.api_host, port=s.api_port, log_level=s.log_level.lower())

@@ -483,3 +483,35 @@ def test_digest_entries_are_accepted(tmp_path):
             )  # the digest itself is not a key
     finally:
         stop_pid(proc)
+
+
+def test_the_open_api_banner_is_printed_once_by_the_images_command(tmp_path):
+    """`python -m service.serve` (the image's CMD) checks the keys before uvicorn starts and the
+    lifespan announces: the banner appears once, not once per check."""
+    import os
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service.serve"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={
+            **os.environ,
+            "DATA_DIR": str(tmp_path),
+            "REDIS_URL": "redis://127.0.0.1:9/0",
+            "API_HOST": "127.0.0.1",
+            "API_PORT": str(port),
+            "API_KEYS": "",
+            "ADMIN_API_KEYS": "",
+            "ALLOW_UNAUTHENTICATED": "true",
+        },
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
+            wait_for(lambda: c.get("/health").status_code in (200, 503), 60, "the open API")
+    finally:
+        stop_pid(proc)
+    out = proc.stdout.read()
+    assert out.count("WARNING: ALLOW_UNAUTHENTICATED=true and no API key configured") == 1, out
