@@ -1,53 +1,26 @@
-"""Quality profiles: plain data, importable without torch (the API validates names)."""
+"""Quality profiles, looked up by name: each engine declares its own in its registration
+(``engines/registry.py``); plain data, importable without torch (the API validates names)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Optional
 
 from engines.errors import SynthesisError
+from engines.profile_types import F5Profile, Profile, XttsProfile
+from engines.registry import ENGINES
 
+__all__ = [
+    "DEFAULT_PROFILE",
+    "PROFILES",
+    "F5Profile",
+    "Profile",
+    "XttsProfile",
+    "get_profile",
+    "profile_names",
+]
 
-@dataclass(frozen=True)
-class F5Profile:
-    name: str
-    nfe_step: int  # flow-matching ODE steps: the main speed/quality knob
-    cfg_strength: float = 2.0
-    sway_sampling_coef: float = -1.0
-    speed: float = 1.0
-    engine: str = "f5tts"
-
-
-@dataclass(frozen=True)
-class XttsProfile:
-    name: str
-    temperature: float
-    top_p: float
-    top_k: int
-    repetition_penalty: float = 10.0
-    length_penalty: float = 1.0
-    speed: float = 1.0
-    engine: str = "xtts"
-
-
-Profile = Union[F5Profile, XttsProfile]
-
-PROFILES: dict[str, Profile] = {
-    p.name: p
-    for p in (
-        F5Profile("f5tts_fast", nfe_step=16),
-        F5Profile("f5tts_balanced", nfe_step=32),
-        F5Profile("f5tts_quality", nfe_step=64),
-        # Lower temperature/top_p: steadier prosody, fewer artefacts, at some expressiveness.
-        XttsProfile("xtts_fast", temperature=0.75, top_p=0.85, top_k=50),
-        XttsProfile("xtts_balanced", temperature=0.7, top_p=0.8, top_k=40),
-        XttsProfile(
-            "xtts_quality", temperature=0.65, top_p=0.75, top_k=30, repetition_penalty=12.0
-        ),
-    )
-}
-
-DEFAULT_PROFILE = {"f5tts": "f5tts_balanced", "xtts": "xtts_balanced"}
+PROFILES: dict[str, Profile] = {p.name: p for spec in ENGINES for p in spec.profiles}
+DEFAULT_PROFILE: dict[str, str] = {spec.name: spec.default_profile for spec in ENGINES}
 
 
 def profile_names(engine: Optional[str] = None) -> list[str]:

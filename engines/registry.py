@@ -3,8 +3,9 @@
 The API validates requests (engine names, profiles, languages, what a voice needs) from this
 module alone; the worker builds engines from it (``engines.get_engine``), importing an engine's
 module only then. Adding an engine: its module (a ``ManagedEngine`` subclass whose ``name`` is
-the registered one), one ``EngineSpec`` in ``ENGINES`` below, and its quality profiles in
-``engines/profiles.py`` (plain data the API validates against).
+the registered one) and one ``EngineSpec`` in ``ENGINES`` below, with its quality profiles
+(plain data the API validates against), plus its device and model-path settings in
+``engines/settings.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from engines.errors import EngineConfigError
-from engines.profiles import DEFAULT_PROFILE, profile_names
+from engines.profile_types import F5Profile, Profile, XttsProfile
 
 # XTTS v2's languages (its config.json); a language tag is accepted when its base is listed.
 XTTS_LANGUAGES = (
@@ -47,15 +48,13 @@ class EngineSpec:
     engine_class: str  # "module:Class", imported on first use (torch lives there)
     device_setting: str  # the EngineSettings field naming its device (auto|cuda|cpu)
     needs_ref_text: bool  # prepare_voice needs the transcript of the reference audio
+    profiles: tuple[Profile, ...]  # its quality profiles, fastest first
+    default_profile: str  # the one a job without a profile gets
     languages: Optional[tuple[str, ...]] = None  # None: no list of its own (SUPPORTED_LANGUAGES)
 
     @property
-    def profiles(self) -> list[str]:
-        return profile_names(self.name)
-
-    @property
-    def default_profile(self) -> str:
-        return DEFAULT_PROFILE[self.name]
+    def profile_names(self) -> list[str]:
+        return [p.name for p in self.profiles]
 
     def supports(self, language: str) -> bool:
         return self.languages is None or base_language(language) in self.languages
@@ -68,13 +67,34 @@ class EngineSpec:
 ENGINES: tuple[EngineSpec, ...] = (
     # f5_tts would transcribe a reference without text with a Whisper model from the hub: not
     # offline-safe, so the transcript is required.
-    EngineSpec("f5tts", "F5-TTS", "engines.f5tts:F5TtsEngine", "f5tts_device", needs_ref_text=True),
+    EngineSpec(
+        "f5tts",
+        "F5-TTS",
+        "engines.f5tts:F5TtsEngine",
+        "f5tts_device",
+        needs_ref_text=True,
+        profiles=(
+            F5Profile("f5tts_fast", nfe_step=16),
+            F5Profile("f5tts_balanced", nfe_step=32),
+            F5Profile("f5tts_quality", nfe_step=64),
+        ),
+        default_profile="f5tts_balanced",
+    ),
     EngineSpec(
         "xtts",
         "XTTS",
         "engines.xtts:XttsEngine",
         "xtts_device",
         needs_ref_text=False,
+        # Lower temperature/top_p: steadier prosody, fewer artefacts, at some expressiveness.
+        profiles=(
+            XttsProfile("xtts_fast", temperature=0.75, top_p=0.85, top_k=50),
+            XttsProfile("xtts_balanced", temperature=0.7, top_p=0.8, top_k=40),
+            XttsProfile(
+                "xtts_quality", temperature=0.65, top_p=0.75, top_k=30, repetition_penalty=12.0
+            ),
+        ),
+        default_profile="xtts_balanced",
         languages=XTTS_LANGUAGES,
     ),
 )

@@ -54,8 +54,9 @@ def test_each_registration_is_consistent(spec):
     cls = spec.load_class()
     assert cls.name == spec.name  # the VRAM key and the voice's engine are the registered name
     assert spec.device_setting in EngineSettings.model_fields
-    assert spec.profiles and spec.default_profile in spec.profiles
-    assert all(PROFILES[name].engine == spec.name for name in spec.profiles)
+    assert spec.profiles and spec.default_profile in spec.profile_names
+    # each profile is the engine's own, and the lookup finds the very object registered
+    assert all(p.engine == spec.name and PROFILES[p.name] is p for p in spec.profiles)
 
 
 def test_names_come_from_the_registry():
