@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engines.registry import XTTS_LANGUAGES as REGISTERED_XTTS_LANGUAGES
+
 # Small enough for ~1 s tests; dims must stay divisible by the head counts.
 TINY_DIT_ARCH = dict(
     dim=64,
@@ -41,26 +43,8 @@ TINY_DIT_ARCH = dict(
 )
 # Space must be index 0 (f5_tts maps unknown characters to it).
 TINY_VOCAB = [" "] + list("abcdefghijklmnopqrstuvwxyz0123456789.,!?'-")
-# The languages of the released XTTS v2 config.json (and of the service's default list).
-XTTS_LANGUAGES = [
-    "en",
-    "es",
-    "fr",
-    "de",
-    "it",
-    "pt",
-    "pl",
-    "tr",
-    "ru",
-    "nl",
-    "cs",
-    "ar",
-    "zh-cn",
-    "ja",
-    "hu",
-    "ko",
-    "hi",
-]
+# The languages of the released XTTS v2 config.json (declared once, in the registry).
+XTTS_LANGUAGES = list(REGISTERED_XTTS_LANGUAGES)
 
 
 def write_test_wav(

@@ -14,12 +14,15 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import redis
 
 from service.errors import Rejected
 from service.schemas import JobInfo, JobStatus, JobTimings
+
+if TYPE_CHECKING:
+    from service.validation import ResolvedJob
 
 KEY_PREFIX = "avops:job:"
 DEADLINES_KEY = "avops:jobs:deadlines"  # job id -> deadline of its running attempt (epoch s)
@@ -199,6 +202,30 @@ def enqueue(store: JobStore, task_name: str, job_id: str, **fields: Any) -> None
         except redis.exceptions.RedisError:
             pass  # the record expires after JOB_TTL_SECONDS; the reaper fails its voice
         raise QueueUnavailable(exc) from exc
+
+
+def enqueue_synthesis(
+    store: JobStore, job: ResolvedJob, mode: str, owner: Optional[str], **extra: Any
+) -> str:
+    """Record and send a synthesis job (``POST /jobs``, ``/v1/audio/speech``); returns its id."""
+    from service.celery_app import TASK_SYNTHESIZE
+
+    job_id = new_id()
+    enqueue(
+        store,
+        TASK_SYNTHESIZE,
+        job_id,
+        mode=mode,
+        text=job.text,
+        text_chars=len(job.text),
+        language=job.language,
+        voice_id=job.voice_id,
+        engine=job.engine,
+        quality_profile=job.quality_profile,
+        owner=owner,
+        **extra,
+    )
+    return job_id
 
 
 def to_info(record: dict[str, Any]) -> JobInfo:

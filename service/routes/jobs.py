@@ -9,7 +9,6 @@ from fastapi.responses import FileResponse
 
 from service import jobs as jobstore
 from service.auth import Principal, require_client
-from service.celery_app import TASK_SYNTHESIZE
 from service.deps import ClientDep, QuotaDep, SettingsDep, StoreDep, VoicesDep
 from service.jsonbody import StrictJsonRoute
 from service.routes.responses import errors, id_param
@@ -35,21 +34,8 @@ def create_job(
     req: JobCreate, settings: SettingsDep, store: StoreDep, voices: VoicesDep, principal: QuotaDep
 ) -> JobAccepted:
     job = resolve_job(req, settings, voices, principal)
-    job_id = jobstore.new_id()
     # Record and send as one step: a task that cannot be sent leaves no job waiting `queued`.
-    jobstore.enqueue(
-        store,
-        TASK_SYNTHESIZE,
-        job_id,
-        mode=req.mode.value,
-        text=job.text,
-        text_chars=len(job.text),
-        language=job.language,
-        voice_id=job.voice_id,
-        engine=job.engine,
-        quality_profile=job.quality_profile,
-        owner=principal.owner,
-    )
+    job_id = jobstore.enqueue_synthesis(store, job, req.mode.value, principal.owner)
     return JobAccepted(job_id=job_id, status=JobStatus.queued, status_url=f"/jobs/{job_id}")
 
 

@@ -13,7 +13,6 @@ from starlette.concurrency import run_in_threadpool
 from engines.registry import engines_for_voice
 from service import jobs as jobstore
 from service.auth import Principal, require_client
-from service.celery_app import TASK_SYNTHESIZE
 from service.deps import ClientDep, QuotaDep, SettingsDep, StoreDep, VoicesDep
 from service.encoders import StreamEncoder
 from service.errors import Rejected
@@ -91,19 +90,11 @@ def _submit(
     principal: Principal,
 ) -> tuple[str, int]:
     job = resolve_job(_as_job(req, settings, voices, principal), settings, voices, principal)
-    job_id = jobstore.new_id()
-    jobstore.enqueue(
+    job_id = jobstore.enqueue_synthesis(
         store,
-        TASK_SYNTHESIZE,
-        job_id,
-        mode=JobMode.speech.value,
-        text=job.text,
-        text_chars=len(job.text),
-        language=job.language,
-        voice_id=job.voice_id,
-        engine=job.engine,
-        quality_profile=job.quality_profile,
-        owner=principal.owner,
+        job,
+        JobMode.speech.value,
+        principal.owner,
         speed=req.speed,
         response_format=req.response_format.value,
     )

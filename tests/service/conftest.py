@@ -17,7 +17,7 @@ from tests.service.procs import RedisServer, ServiceStack
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-_db_numbers = itertools.count(1)  # each stack gets its own Redis database (0-15)
+_db_numbers = itertools.count(1)  # each stack gets its own Redis database (redis: --databases)
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +53,7 @@ def make_stack(redis_server, tiny_models, tmp_path_factory):
         base = tmp_path_factory.mktemp("stack")
         (base / "logs").mkdir()
         stack = ServiceStack(
-            redis_url=redis_server.url(next(_db_numbers) % 16),
+            redis_url=redis_server.url(next(_db_numbers)),
             data_dir=base / "data",
             log_dir=base / "logs",
             env_extra={**tiny_models, **env},

@@ -89,6 +89,10 @@ class RedisServer:
                 "no",
                 "--dir",
                 str(self.workdir),
+                # one database per test stack for the whole session (16 ran out: a stack reusing
+                # a database saw another stack's live worker heartbeat)
+                "--databases",
+                "1024",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

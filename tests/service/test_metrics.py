@@ -248,7 +248,7 @@ def test_prometheus_scrapes_job_counts_and_stage_histograms(stack, finished_job,
 # --------------------------------------------------------------------------- job counting
 @pytest.fixture
 def store(redis_server):
-    client = redis.Redis.from_url(redis_server.url(15), decode_responses=True)
+    client = redis.Redis.from_url(redis_server.url(1002), decode_responses=True)
     client.flushdb()
     yield JobStore(client, 600)
     client.flushdb()

@@ -152,7 +152,10 @@ def test_unowned_voices_are_admin_only_and_reported_by_doctor(stack, a, b, admin
 
     with ApiClient(stack.base_url, stack.admin_key) as api:
         src = Sources(
-            stack=None, worker=None, api_expected=True, vram=api.vram(), voices=api.get(VOICES_PATH)
+            project=real_project(),
+            api_expected=True,
+            vram=api.vram(),
+            voices=api.get(VOICES_PATH),
         )
     check = check_unowned_voices(src)
     assert check.id == "voices.owner" and check.status == "warn", check
@@ -163,9 +166,18 @@ def test_unowned_voices_are_admin_only_and_reported_by_doctor(stack, a, b, admin
     assert not (stack.data_dir / "voices" / legacy).exists()
     with ApiClient(stack.base_url, stack.admin_key) as api:
         src = Sources(
-            stack=None, worker=None, api_expected=True, vram=api.vram(), voices=api.get(VOICES_PATH)
+            project=real_project(),
+            api_expected=True,
+            vram=api.vram(),
+            voices=api.get(VOICES_PATH),
         )
     assert check_unowned_voices(src).status == "pass"
+
+
+def real_project():
+    from tests.service.test_contracts import real_project as project
+
+    return project()
 
 
 def test_doctor_check_needs_the_admin_key(stack):
@@ -175,7 +187,10 @@ def test_doctor_check_needs_the_admin_key(stack):
 
     with ApiClient(stack.base_url, KEY_A) as api:  # a client key sees only its own voices
         src = Sources(
-            stack=None, worker=None, api_expected=True, vram=api.vram(), voices=api.get(VOICES_PATH)
+            project=real_project(),
+            api_expected=True,
+            vram=api.vram(),
+            voices=api.get(VOICES_PATH),
         )
     check = check_unowned_voices(src)
     assert check.status == "skipped" and "admin key" in check.reason, check

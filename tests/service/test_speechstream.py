@@ -25,7 +25,7 @@ from service.speechstream import (
 
 @pytest.fixture
 def raw(redis_server):
-    client = redis.Redis.from_url(redis_server.url(15), decode_responses=False)
+    client = redis.Redis.from_url(redis_server.url(1000), decode_responses=False)
     client.flushdb()
     yield client
     client.flushdb()
@@ -33,7 +33,7 @@ def raw(redis_server):
 
 @pytest.fixture
 def store(redis_server):
-    client = redis.Redis.from_url(redis_server.url(15), decode_responses=True)
+    client = redis.Redis.from_url(redis_server.url(1000), decode_responses=True)
     return jobstore.JobStore(client, 3600)
 
 
@@ -53,7 +53,7 @@ events = st.builds(
 @given(event=events)
 @settings(max_examples=60, deadline=None)
 def test_every_event_round_trips_through_redis(redis_server, event):
-    client = redis.Redis.from_url(redis_server.url(14), decode_responses=False)
+    client = redis.Redis.from_url(redis_server.url(1001), decode_responses=False)
     client.delete(stream_key("rt"))
     StreamWriter(client, "rt", 60).write(event)
     (got,) = StreamReader(client, "rt").read(0.1)
