@@ -10,7 +10,7 @@ Worker usage::
 
     check_cuda()                                   # logs the GPU report once at startup
     engine = get_engine("f5tts")                   # or "xtts"; settings from the environment
-    engine.load()                                  # normal mode: warm cache; LOW_VRAM: checks files
+    engine.load()                                  # warm it now; it stays by its keep-alive
     voice = engine.prepare_voice("ref.wav", ref_text="...", language="pt")
     result = engine.synthesize("Olá mundo", voice, language="pt", profile="f5tts_balanced")
     result.waveform, result.sample_rate, result.device, result.timings

@@ -117,9 +117,12 @@ class ManagedEngine:
             "%s initializing on device: %s", type(self).__name__, self.device
         )
 
-    def load(self) -> None:
-        """Normal mode: warm the model into the cache now. LOW_VRAM: loaded per job."""
-        if not self.settings.low_vram:
+    def load(self, keep_alive: Optional[float] = None) -> None:
+        """Warm the model now; it then stays by its keep-alive, as after a job: ``keep_alive``
+        seconds when given (capped at MODEL_KEEP_ALIVE_MAX), else MODEL_KEEP_ALIVE. With a
+        keep-alive of 0 it leaves the GPU at once (parked in host RAM with VRAM_OFFLOAD=cpu,
+        which still spares the next job the checkpoint read)."""
+        with self.vram.keep_alive(keep_alive):
             with self.vram.load_model(self.name, self._load, self.device, self._size_mb()):
                 pass
 

@@ -23,10 +23,21 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Device = Literal["cuda", "cpu"]
 HealthStatus = Literal["ok", "degraded", "unhealthy"]
+# Where a model is: on the GPU, loaded on the CPU (a CPU device), parked in host RAM by
+# VRAM_OFFLOAD=cpu, or not loaded at all.
+ModelState = Literal["gpu", "cpu", "parked", "free"]
 
 # The manager's counters of what moved memory, in the order the operator's table shows them,
 # and every counter (a cache hit moves nothing: in normal mode it is every job).
-MEMORY_EVENTS = ("loads", "unloads", "evictions", "swaps_in", "oom_recoveries", "cpu_fallbacks")
+MEMORY_EVENTS = (
+    "loads",
+    "unloads",
+    "evictions",
+    "expiries",
+    "swaps_in",
+    "oom_recoveries",
+    "cpu_fallbacks",
+)
 COUNTERS = (*MEMORY_EVENTS, "cache_hits")
 
 
@@ -47,6 +58,16 @@ class ResidentModel(_Contract):
     )
     in_use: int = Field(..., description="Jobs running with it now.")
     last_used_s_ago: float
+    state: Optional[ModelState] = Field(default=None, description="gpu | cpu | parked.")
+    keep_alive_s: Optional[float] = Field(
+        default=None,
+        description="How long it stays after its last job: -1 forever, 0 leaves at once.",
+    )
+    expires_in_s: Optional[float] = Field(
+        default=None,
+        description="Seconds until the keep-alive takes it off the GPU; null when not "
+        "counting down (in use, kept forever, already parked).",
+    )
 
 
 class VramStats(_Contract):
@@ -68,10 +89,17 @@ class VramStats(_Contract):
     )
     total_mb: Optional[float] = None
     reserve_mb: Optional[int] = Field(default=None, description="VRAM_RESERVE_MB.")
+    keep_alive_s: Optional[float] = Field(
+        default=None, description="MODEL_KEEP_ALIVE in force (-1 forever, 0 leave at once)."
+    )
+    keep_alive_max_s: Optional[float] = Field(
+        default=None, description="MODEL_KEEP_ALIVE_MAX: the longest a job may ask for."
+    )
     resident_models: list[ResidentModel] = Field(default_factory=list)
     loads: int = 0
     unloads: int = 0
     evictions: int = 0
+    expiries: int = Field(default=0, description="Models taken off the GPU by their keep-alive.")
     oom_recoveries: int = 0
     cache_hits: int = 0
     swaps_in: int = 0
@@ -99,6 +127,60 @@ class VramResponse(_Contract):
     )
 
 
+class ModelInfo(_Contract):
+    """One engine's model in one worker, as ``GET /admin/models`` lists it."""
+
+    engine: str
+    state: ModelState = Field(..., description="gpu | cpu | parked (host RAM) | free.")
+    device: Optional[Device] = Field(
+        default=None, description="Where its weights are; null if free."
+    )
+    size_mb: Optional[float] = None
+    in_use: int = 0
+    last_used: Optional[str] = Field(default=None, description="UTC ISO time of its last job.")
+    keep_alive_s: Optional[float] = None
+    expires_at: Optional[str] = Field(
+        default=None,
+        description="UTC ISO time its keep-alive takes it off the GPU; null when not counting down.",
+    )
+
+
+class WorkerModels(_Contract):
+    """One worker's models (from the stats it published ``age_seconds`` ago)."""
+
+    worker: str = Field(..., description="Celery node name (celery@host).")
+    age_seconds: Optional[float] = None
+    device: Device = "cpu"
+    keep_alive_s: Optional[float] = Field(default=None, description="MODEL_KEEP_ALIVE in force.")
+    keep_alive_max_s: Optional[float] = None
+    models: list[ModelInfo] = Field(default_factory=list)
+
+
+class ModelsResponse(_Contract):
+    """``GET /admin/models``: every worker that published stats recently."""
+
+    workers: list[WorkerModels] = Field(default_factory=list)
+
+
+class ModelCommandResult(_Contract):
+    """What one worker answered to a load or unload."""
+
+    worker: str
+    engine: str
+    ok: bool
+    state: Optional[ModelState] = Field(default=None, description="The model's state afterwards.")
+    seconds: Optional[float] = Field(default=None, description="How long the command took.")
+    error: Optional[str] = None
+
+
+class ModelCommandResponse(_Contract):
+    """``POST /admin/models/{engine}/load`` and ``DELETE /admin/models/{engine}``."""
+
+    engine: str
+    action: Literal["load", "unload"]
+    results: list[ModelCommandResult] = Field(default_factory=list)
+
+
 class HealthCheck(_Contract):
     ok: bool
     detail: str
@@ -116,6 +198,12 @@ __all__ = [
     "COUNTERS",
     "MEMORY_EVENTS",
     "Device",
+    "ModelCommandResponse",
+    "ModelCommandResult",
+    "ModelInfo",
+    "ModelState",
+    "ModelsResponse",
+    "WorkerModels",
     "HealthCheck",
     "HealthResponse",
     "HealthStatus",

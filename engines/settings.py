@@ -21,6 +21,14 @@ from engines.flags import ACCEPTED_BOOLS, parse_bool  # the rule avops shares (r
 logger = logging.getLogger(__name__)
 
 DeviceChoice = Literal["auto", "cuda", "cpu"]
+KEEP_FOREVER = -1.0  # keep_alive: never leave the GPU for idleness
+KEEP_ALIVE_RULE = "keep_alive must be -1 (forever), 0 (leave at once) or a number of seconds > 0"
+
+
+def check_keep_alive(value: float) -> None:
+    """The one rule for a keep_alive (settings, job requests): ValueError with the rule."""
+    if value != KEEP_FOREVER and not (0 <= value < float("inf")):
+        raise ValueError(KEEP_ALIVE_RULE)
 
 
 class EngineSettings(BaseSettings):
@@ -36,6 +44,11 @@ class EngineSettings(BaseSettings):
     vram_reserve_mb: int = Field(512, ge=0)
     # Bounded wait for the driver to report freed memory before the next load.
     vram_release_timeout_s: float = Field(5.0, ge=0)
+    # Seconds an idle model stays on the GPU after its last job (ollama's keep_alive): 0 = leave
+    # at once, -1 = forever; unset = 0 with LOW_VRAM, -1 without (the seed's two modes).
+    model_keep_alive: Optional[float] = None
+    # The longest keep_alive a job may ask for (-1: no bound).
+    model_keep_alive_max: float = 3600.0
     models_dir: Path = Path("/app/models")
     f5tts_ckpt_file: Optional[Path] = None
     f5tts_vocab_file: Optional[Path] = None
@@ -59,6 +72,18 @@ class EngineSettings(BaseSettings):
     def _strict_bool(cls, value: Any) -> bool:
         return parse_bool(value)
 
+    @field_validator("model_keep_alive", mode="before")
+    @classmethod
+    def _empty_keep_alive(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("model_keep_alive", "model_keep_alive_max")
+    @classmethod
+    def _keep_alive_range(cls, value: Optional[float]) -> Optional[float]:
+        if value is not None:
+            check_keep_alive(value)
+        return value
+
     @field_validator("f5tts_device", "xtts_device", "vram_offload", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
@@ -80,6 +105,23 @@ class EngineSettings(BaseSettings):
         """The raw environment value of a setting, or 'NOT_SET'."""
         value = self._raw.get(name.lower())
         return "NOT_SET" if value is None else str(value)
+
+    @property
+    def keep_alive_s(self) -> float:
+        """MODEL_KEEP_ALIVE, or its default from LOW_VRAM (0 with it, -1 without)."""
+        if self.model_keep_alive is not None:
+            return self.model_keep_alive
+        return 0.0 if self.low_vram else KEEP_FOREVER
+
+    def bounded_keep_alive(self, requested: Optional[float]) -> float:
+        """A job's own keep_alive, capped at MODEL_KEEP_ALIVE_MAX; None = the default."""
+        if requested is None:
+            return self.keep_alive_s
+        check_keep_alive(requested)
+        limit = self.model_keep_alive_max
+        if limit == KEEP_FOREVER:
+            return requested
+        return limit if requested == KEEP_FOREVER else min(requested, limit)
 
     @property
     def xtts_dir(self) -> Path:
@@ -117,12 +159,13 @@ def log_settings(settings: EngineSettings) -> None:
     logger.info("LOW_VRAM env=%s parsed=%s", settings.raw("low_vram"), settings.low_vram)
     logger.info(
         "engine settings: F5TTS_DEVICE=%s XTTS_DEVICE=%s DEVICE_FALLBACK_TO_CPU=%s VRAM_OFFLOAD=%s "
-        "VRAM_RESERVE_MB=%d MODELS_DIR=%s",
+        "VRAM_RESERVE_MB=%d MODEL_KEEP_ALIVE=%g MODELS_DIR=%s",
         settings.f5tts_device,
         settings.xtts_device,
         settings.device_fallback_to_cpu,
         settings.vram_offload,
         settings.vram_reserve_mb,
+        settings.keep_alive_s,
         settings.models_dir,
     )
 

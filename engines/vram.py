@@ -1,12 +1,16 @@
 """VRAM manager: where models live between jobs, and what happens when memory runs out.
 
-Two modes (``LOW_VRAM``):
+Residency is data, as in ollama's scheduler: each model carries its keep-alive and, once idle,
+the moment it expires (``MODEL_KEEP_ALIVE``; a job may ask for its own, bounded by
+``MODEL_KEEP_ALIVE_MAX``). When a model leaves the GPU it follows ``VRAM_OFFLOAD``: parked in
+host RAM (``cpu``: the next job swaps it back without re-reading the checkpoint) or freed
+entirely (``none``: drop every reference, ``gc.collect()``, ``empty_cache()``).
 
-* LOW_VRAM=true: a model is brought to the GPU for the job and taken off in a
-  ``finally`` (exceptions included): parked in host RAM when ``VRAM_OFFLOAD=cpu``
-  (the next job swaps it back without re-reading the checkpoint) or freed entirely
-  (``VRAM_OFFLOAD=none``: drop every reference, ``gc.collect()``, ``empty_cache()``).
-* normal: models stay resident after the first load (cache).
+* keep-alive 0 (the default with LOW_VRAM=true): the model leaves in a ``finally`` right after
+  the job, exceptions included;
+* keep-alive -1 (the default otherwise): models stay resident after the first load (cache);
+* keep-alive N > 0: it stays N seconds after its last job; a timer thread of this process (the
+  worker's pool child, where CUDA lives) takes it off when nothing used it since.
 
 In both modes loads are budget-aware: before a model goes to the GPU, if free VRAM
 minus ``VRAM_RESERVE_MB`` is below its size, idle models are evicted least-recently
@@ -27,12 +31,13 @@ import time
 import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional, cast
 
-from engines.contracts import COUNTERS, Device, ResidentModel, VramStats
+from engines.contracts import COUNTERS, Device, ModelState, ResidentModel, VramStats
 from engines.errors import EngineConfigError, VramError
-from engines.settings import EngineSettings, get_settings
+from engines.settings import KEEP_FOREVER, EngineSettings, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +50,12 @@ MANAGER_SETTINGS = (
     "vram_reserve_mb",
     "vram_release_timeout_s",
     "device_fallback_to_cpu",
+    "model_keep_alive",
+    "model_keep_alive_max",
 )
 LoadFn = Callable[[str], Any]  # load_fn(device) -> model (an nn.Module or anything with .to())
+# The keep-alive the job running in this context asked for (None: the manager's default).
+_job_keep_alive: ContextVar[Optional[float]] = ContextVar("avops_job_keep_alive", default=None)
 
 
 class TorchCudaBackend:
@@ -86,6 +95,14 @@ class _Entry:
     last_used: float = field(default_factory=time.monotonic)
     in_use: int = 0
     parked: bool = False  # in host RAM because VRAM_OFFLOAD=cpu took it off the GPU
+    keep_alive_s: float = KEEP_FOREVER  # set by the last job that released it
+    expires_at: Optional[float] = None  # monotonic; None: not counting down (in use, kept, parked)
+
+    @property
+    def state(self) -> ModelState:
+        if self.parked:
+            return "parked"
+        return "gpu" if self.device == "cuda" else "cpu"
 
 
 def model_size_mb(model: Any) -> float:
@@ -111,6 +128,7 @@ class VramManager:
         self.offload = self.settings.vram_offload
         self.reserve_mb = self.settings.vram_reserve_mb
         self.fallback_to_cpu = self.settings.device_fallback_to_cpu
+        self.keep_alive_s = self.settings.keep_alive_s
         self.backend = backend if backend is not None else TorchCudaBackend()
         self._lock = threading.RLock()  # guards _entries and counters
         self._key_locks: dict[str, threading.Lock] = {}  # one load at a time per model
@@ -119,6 +137,7 @@ class VramManager:
         self._load_times: list[float] = []
         self._swap_times: list[float] = []
         self._listeners: list[Callable[[str, str], None]] = []
+        self._expiry = _ExpiryTimer(self)
         if self.low_vram_mode:
             logger.info(
                 "LOW VRAM MODE: ENABLED - models are loaded per job and taken off the GPU "
@@ -184,6 +203,56 @@ class VramManager:
         finally:
             self._release(entry)
 
+    @contextmanager
+    def keep_alive(self, seconds: Optional[float]) -> Iterator[float]:
+        """Models released inside this block stay ``seconds`` (capped at MODEL_KEEP_ALIVE_MAX)
+        instead of the default; ``None`` keeps the default. Yields the keep-alive in force."""
+        bounded = self.settings.bounded_keep_alive(seconds)
+        token = _job_keep_alive.set(bounded)
+        try:
+            yield bounded
+        finally:
+            _job_keep_alive.reset(token)
+
+    def offload_now(self, key: str) -> Optional[ModelState]:
+        """Take model ``key`` off the GPU now by the VRAM_OFFLOAD rule. Its state afterwards
+        ("parked", or None when freed or unknown); raises VramError if a job is using it."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry.in_use:
+                raise VramError(
+                    f"model '{key}' is in use by {entry.in_use} job(s); try again after"
+                )
+            self._leave_gpu(entry, reason="unload requested")
+            return entry.state if key in self._entries else None
+
+    def expire_idle(self, now: Optional[float] = None) -> list[str]:
+        """Take off the GPU every idle model whose keep-alive ran out; the keys it took."""
+        now = time.monotonic() if now is None else now
+        expired = []
+        with self._lock:
+            for entry in list(self._entries.values()):
+                if entry.in_use or entry.expires_at is None or entry.expires_at > now:
+                    continue
+                logger.info(
+                    "keep-alive of model '%s' expired (%g s idle): taking it off the %s",
+                    entry.key,
+                    entry.keep_alive_s,
+                    "GPU" if entry.device == "cuda" else "CPU",
+                )
+                self._counters["expiries"] += 1
+                self._leave_gpu(entry, reason="keep-alive expired")
+                expired.append(entry.key)
+        return expired
+
+    def next_expiry(self) -> Optional[float]:
+        """The earliest monotonic time an idle model expires, or None."""
+        with self._lock:
+            times = [e.expires_at for e in self._entries.values() if e.expires_at is not None]
+        return min(times, default=None)
+
     def unload(self, key: str) -> bool:
         """Free model ``key`` entirely (GPU and host copy). False if unknown or in use."""
         with self._lock:
@@ -238,6 +307,9 @@ class VramManager:
                     parked=e.parked,
                     in_use=e.in_use,
                     last_used_s_ago=round(now - e.last_used, 3),
+                    state=e.state,
+                    keep_alive_s=e.keep_alive_s,
+                    expires_in_s=None if e.expires_at is None else round(e.expires_at - now, 3),
                 )
                 for e in self._entries.values()
             ]
@@ -251,10 +323,13 @@ class VramManager:
                 free_mb=_r(free),
                 total_mb=_r(total),
                 reserve_mb=self.reserve_mb,
+                keep_alive_s=self.keep_alive_s,
+                keep_alive_max_s=self.settings.model_keep_alive_max,
                 resident_models=models,
                 loads=self._counters["loads"],
                 unloads=self._counters["unloads"],
                 evictions=self._counters["evictions"],
+                expiries=self._counters["expiries"],
                 oom_recoveries=self._counters["oom_recoveries"],
                 cache_hits=self._counters["cache_hits"],
                 swaps_in=self._counters["swaps_in"],
@@ -281,6 +356,7 @@ class VramManager:
                 entry = self._entries.get(key)
                 if entry is not None:
                     entry.in_use += 1  # pin it: eviction only takes idle models
+                    entry.expires_at = None  # in use: not counting down
             if entry is None:
                 entry = self._load_fresh(key, load_fn, device, size_mb)
             elif entry.device != device:
@@ -290,6 +366,7 @@ class VramManager:
                     self._release(entry)  # unpin: a failed swap must not leak a reference
                     raise
             else:
+                entry.parked = False  # a CPU model in use again (parked only marks it idle)
                 self._count("cache_hits")
                 logger.debug("model '%s' cache hit on %s", key, device)
             entry.last_used = time.monotonic()
@@ -298,17 +375,31 @@ class VramManager:
             return entry
 
     def _release(self, entry: _Entry) -> None:
+        keep = _job_keep_alive.get()
+        entry.keep_alive_s = self.keep_alive_s if keep is None else keep
         with self._lock:
             entry.in_use -= 1
             entry.last_used = time.monotonic()
             if self._entries.get(entry.key) is not entry:
                 return  # already freed (e.g. after an unrecoverable OOM)
-            if not self.low_vram_mode or entry.in_use > 0:
+            if entry.in_use > 0:
                 return
-            if self.offload == "cpu":
-                self._park(entry, reason="LOW_VRAM job done")
+            if entry.keep_alive_s == 0:
+                self._leave_gpu(entry, reason="LOW_VRAM job done" if keep is None else "job done")
+            elif entry.keep_alive_s == KEEP_FOREVER:
+                entry.expires_at = None
             else:
-                self._free(entry, reason="LOW_VRAM job done")
+                entry.expires_at = entry.last_used + entry.keep_alive_s
+        if entry.expires_at is not None:
+            self._expiry.wake()
+
+    def _leave_gpu(self, entry: _Entry, reason: str) -> None:
+        """The one place a model leaves the GPU for idleness: by the VRAM_OFFLOAD rule."""
+        entry.expires_at = None
+        if self.offload == "cpu":
+            self._park(entry, reason=reason)
+        else:
+            self._free(entry, reason=reason)
 
     # ------------------------------------------------------------------ loading
     def _load_fresh(
@@ -467,10 +558,7 @@ class VramManager:
 
     def _evict(self, entry: _Entry) -> None:
         with self._lock:
-            if self.offload == "cpu":
-                self._park(entry, reason="evicted")
-            else:
-                self._free(entry, reason="evicted")
+            self._leave_gpu(entry, reason="evicted")
 
     def _recover_from_oom(self, exclude: str) -> None:
         while (victim := self._lru_victim(exclude)) is not None:
@@ -555,6 +643,38 @@ class VramManager:
     def _count(self, name: str) -> None:
         with self._lock:
             self._counters[name] += 1
+
+
+class _ExpiryTimer:
+    """One daemon thread per manager that sleeps until the next keep-alive runs out, then calls
+    ``expire_idle``. Started on the first countdown, so a process that never sets one (the
+    default modes, tests) never has it; it lives where the manager lives (the pool child)."""
+
+    def __init__(self, manager: VramManager) -> None:
+        self._manager = weakref.ref(manager)  # the timer must not keep a dropped manager alive
+        self._changed = threading.Condition()
+        self._thread: Optional[threading.Thread] = None
+
+    def wake(self) -> None:
+        with self._changed:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="vram-keep-alive", daemon=True
+                )
+                self._thread.start()
+            self._changed.notify()
+
+    def _run(self) -> None:
+        while (manager := self._manager()) is not None:
+            try:
+                manager.expire_idle()
+            except Exception:  # noqa: BLE001  (the timer must outlive one failed offload)
+                logger.warning("keep-alive expiry failed", exc_info=True)
+            with self._changed:  # read the next deadline under the lock wake() notifies with
+                deadline = manager.next_expiry()
+                del manager  # sleep without holding it
+                idle = 60.0 if deadline is None else deadline - time.monotonic() + 0.01
+                self._changed.wait(timeout=max(0.0, idle))
 
 
 def _weak(obj: Any) -> Callable[[], Any]:

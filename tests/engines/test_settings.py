@@ -236,7 +236,7 @@ def test_settings_log_lines(caplog):
         (
             "INFO",
             "engine settings: F5TTS_DEVICE=cpu XTTS_DEVICE=cuda DEVICE_FALLBACK_TO_CPU=False "
-            "VRAM_OFFLOAD=none VRAM_RESERVE_MB=256 MODELS_DIR=/models",
+            "VRAM_OFFLOAD=none VRAM_RESERVE_MB=256 MODEL_KEEP_ALIVE=0 MODELS_DIR=/models",
         ),
     ]
 
