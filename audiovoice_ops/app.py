@@ -74,6 +74,11 @@ COMMANDS: dict[str, CommandEntry] = {
     "vram": CommandEntry(
         "vram", "vram", "Show GPU memory and per-process VRAM, and the worker's VRAM manager state."
     ),
+    "models": CommandEntry(
+        "models",
+        "models",
+        "Show each worker's models (state, device, size, last use, keep-alive expiry); load or unload one.",
+    ),
     "doctor": CommandEntry(
         "doctor", "doctor", "Run the final validation checklist; exit 1 if any check fails."
     ),

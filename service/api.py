@@ -17,13 +17,13 @@ from service import errorhandlers, metrics, reaper
 from service.auth import RequestGuard
 from service.jsonbody import StrictJsonRoute
 from service.redis_conn import get_redis
-from service.routes import admin, health, jobs, openai, voices
+from service.routes import admin, health, jobs, models, openai, voices
 from service.settings import ServiceSettings, get_service_settings
 from service.startup import StartupRefused, or_exit
 
 logger = logging.getLogger("service.api")
 
-ROUTERS = (health.router, voices.router, jobs.router, admin.router, openai.router)
+ROUTERS = (health.router, voices.router, jobs.router, admin.router, models.router, openai.router)
 
 
 def create_app() -> FastAPI:

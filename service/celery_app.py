@@ -14,6 +14,10 @@ from service.startup import or_exit
 QUEUE = "audio-voice"
 TASK_CLONE = "avops.clone_voice"
 TASK_SYNTHESIZE = "avops.synthesize"
+# Model admin (/admin/models): sent to one worker's own queue (worker_direct), so each worker's
+# pool child, where the models live, runs it between jobs.
+TASK_MODEL_LOAD = "avops.model_load"
+TASK_MODEL_UNLOAD = "avops.model_unload"
 HARD_LIMIT_GRACE_S = 30  # after the soft limit, before the child is killed
 
 
@@ -47,6 +51,9 @@ def make_celery() -> Celery:
         result_backend_transport_options={"retry_policy": {"timeout": 5.0}},
         worker_hijack_root_logger=True,
         task_send_sent_event=False,
+        # Each worker also consumes its own queue (<node>.dq2): /admin/models reaches every
+        # worker one by one through the broker, not through a side channel.
+        worker_direct=True,
         # The bound of one attempt (the reaper fails the job at the same deadline even if the
         # worker never comes back): the task gets SoftTimeLimitExceeded and ends failed with
         # that reason; a child that ignores it is killed a little later.

@@ -42,7 +42,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from starlette.routing import compile_path
 
-from engines.contracts import COUNTERS, VramStats
+from engines.contracts import COUNTERS, VramResponse
 from service import backpressure, jobmetrics, vram_publish
 from service.redis_conn import get_redis
 
@@ -154,7 +154,7 @@ class RedisFigures(Collector):
             client = get_redis()
             jobs, stages = jobmetrics.read(client)
             depths = backpressure.queue_depths(client)
-            report = vram_publish.read_report(client)
+            reports = vram_publish.read_workers(client)
         except (redis.exceptions.RedisError, ValueError) as exc:  # a scrape never fails
             logger.warning("metrics: Redis figures unavailable: %s", exc)
             up.add_metric([], 0)
@@ -169,10 +169,7 @@ class RedisFigures(Collector):
         for name, depth in depths.items():
             queue.add_metric([name], depth)
         yield queue
-        if report is not None and report.vram is not None:
-            yield from _worker_families(
-                worker_label(report.worker), report.vram, report.age_seconds or 0.0
-            )
+        yield from _worker_families(reports)
 
 
 def _job_families(jobs, stages) -> Iterable[Metric]:
@@ -198,50 +195,64 @@ def worker_label(worker: Optional[str]) -> str:
     return (worker or "unknown").split(" pid=")[0]
 
 
-def _worker_families(worker: str, stats: VramStats, age_s: float) -> Iterable[Metric]:
+def _worker_families(reports: list[VramResponse]) -> Iterable[Metric]:
+    """Each family once, with one series per worker (a family yielded twice would be a
+    duplicate in the exposition)."""
+    workers = [
+        (worker_label(r.worker), r.vram, r.age_seconds or 0.0)
+        for r in reports
+        if r.vram is not None
+    ]
     memory = {
-        "allocated": ("VRAM held by tensors", stats.allocated_mb),
-        "reserved": ("VRAM reserved by the CUDA caching allocator", stats.reserved_mb),
-        "total": ("VRAM of the worker's GPU", stats.total_mb),
-        "free": ("free VRAM the driver reports", stats.free_mb),
+        "allocated": ("VRAM held by tensors", "allocated_mb"),
+        "reserved": ("VRAM reserved by the CUDA caching allocator", "reserved_mb"),
+        "total": ("VRAM of the worker's GPU", "total_mb"),
+        "free": ("free VRAM the driver reports", "free_mb"),
     }
-    for kind, (doc, mib) in memory.items():
-        if mib is not None:
-            family = GaugeMetricFamily(
-                f"avops_vram_{kind}_bytes",
-                f"{doc} (worker's last report)",
-                labels=["worker", "device"],
-            )
-            family.add_metric([worker, stats.device], mib * MIB)
-            yield family
+    for kind, (doc, field) in memory.items():
+        family = GaugeMetricFamily(
+            f"avops_vram_{kind}_bytes",
+            f"{doc} (worker's last report)",
+            labels=["worker", "device"],
+        )
+        for worker, stats, _ in workers:
+            if getattr(stats, field) is not None:
+                family.add_metric([worker, stats.device], getattr(stats, field) * MIB)
+        yield family
     resident = GaugeMetricFamily(
         "avops_resident_models", "Models the worker's VRAM manager holds", labels=["worker"]
     )
-    resident.add_metric([worker], len(stats.resident_models))
-    yield resident
     sizes = GaugeMetricFamily(
         "avops_model_resident_bytes",
         "Size of each held model, where it is (device cpu: parked in RAM)",
         labels=["worker", "engine", "device"],
     )
-    for model in stats.resident_models:
-        sizes.add_metric([worker, model.key, model.device], model.size_mb * MIB)
-    yield sizes
+    keep_alive = GaugeMetricFamily(
+        "avops_model_keep_alive_seconds",
+        "MODEL_KEEP_ALIVE in force in the worker (-1: forever, 0: leaves after each job)",
+        labels=["worker"],
+    )
     events = CounterMetricFamily(
         "avops_model_events",
-        "The VRAM manager's counters since the worker child started (loads, unloads, evictions...)",
+        "The VRAM manager's counters since the worker child started (loads, unloads, evictions, "
+        "keep-alive expiries...)",
         labels=["worker", "event"],
     )
-    for event in COUNTERS:
-        events.add_metric([worker, event], getattr(stats, event))
-    yield events
     age = GaugeMetricFamily(
         "avops_worker_heartbeat_age_seconds",
         "Seconds since the worker last published its stats (heartbeat)",
         labels=["worker"],
     )
-    age.add_metric([worker], age_s)
-    yield age
+    for worker, stats, age_s in workers:
+        resident.add_metric([worker], len(stats.resident_models))
+        for model in stats.resident_models:
+            sizes.add_metric([worker, model.key, model.device], model.size_mb * MIB)
+        if stats.keep_alive_s is not None:
+            keep_alive.add_metric([worker], stats.keep_alive_s)
+        for event in COUNTERS:
+            events.add_metric([worker, event], getattr(stats, event))
+        age.add_metric([worker], age_s)
+    yield from (resident, sizes, keep_alive, events, age)
 
 
 REGISTRY.register(RedisFigures())

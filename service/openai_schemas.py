@@ -10,6 +10,7 @@ from typing import Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 from engines.registry import ENGINE_NAMES
+from service.schemas import KeepAlive
 
 # model -> (engine or None for DEFAULT_ENGINE, profile tier or None for the engine's default).
 # Every engine is a model; OpenAI's names map to speed/quality tiers of whichever engine the
@@ -108,6 +109,7 @@ class SpeechRequest(BaseModel):
             "Extension: an engine profile (e.g. xtts_quality); overrides the model's tier."
         ),
     )
+    keep_alive: KeepAlive = None  # extension, as in ollama's API
 
 
 class OpenAIError(BaseModel):

@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Optional
+from typing import Annotated, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 # /health and /admin/vram answer the contracts avops and the worker share (defined once there).
 from engines.contracts import HealthCheck, HealthResponse, VramResponse  # noqa: F401 (re-exported)
+from engines.settings import KEEP_ALIVE_RULE, check_keep_alive
+
+
+def _keep_alive(value: Optional[float]) -> Optional[float]:
+    if value is not None:
+        check_keep_alive(value)
+    return value
+
+
+# A job's own keep-alive (ollama's `keep_alive`), for POST /jobs and /v1/audio/speech alike.
+KeepAlive = Annotated[
+    Optional[float],
+    Field(
+        None,
+        description=f"Seconds the model stays on the GPU after this job ({KEEP_ALIVE_RULE}); "
+        "capped at the worker's MODEL_KEEP_ALIVE_MAX; default MODEL_KEEP_ALIVE.",
+    ),
+    AfterValidator(_keep_alive),
+]
 
 
 class JobStatus(str, Enum):
@@ -80,6 +99,7 @@ class JobCreate(BaseModel):
         max_length=32,
         description="f5tts | xtts; default: the profile's engine, else DEFAULT_ENGINE.",
     )
+    keep_alive: KeepAlive = None
 
 
 class JobTimings(BaseModel):

@@ -1,9 +1,11 @@
 """VRAM stats travel from the worker (where the models live) to the API through Redis.
 
-The worker writes the latest ``VramManager.stats()`` under one key on every model
-load/unload, after every task and on a heartbeat; the API reads it and adds its age.
-The key's epoch doubles as the worker's liveness heartbeat for ``/health``.
-The payload's shape is ``engines.contracts`` (``VramStats`` inside ``VramResponse``).
+The worker writes the latest ``VramManager.stats()`` on every model load/unload, after every
+task and on a heartbeat; the API reads it and adds its age. Each publish goes to two keys: the
+latest of any worker (``/admin/vram``; its epoch doubles as the liveness heartbeat for
+``/health``) and the worker's own, which expires when the worker stops publishing (``/admin/models``
+lists every worker from these). The payload's shape is ``engines.contracts`` (``VramStats``
+inside ``VramResponse``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import redis
 from engines.contracts import VramResponse, VramStats
 
 KEY = "avops:vram:latest"
+WORKER_KEY_PREFIX = "avops:vram:worker:"
+# A worker's own key outlives this many missed heartbeats, then the worker leaves the lists.
+WORKER_KEY_HEARTBEATS = 6
 
 
 class _Published(VramResponse):
@@ -27,7 +32,11 @@ class _Published(VramResponse):
 
 
 def publish(
-    client: redis.Redis, stats: Union[VramStats, dict[str, Any]], worker: str, event: str
+    client: redis.Redis,
+    stats: Union[VramStats, dict[str, Any]],
+    worker: str,
+    event: str,
+    heartbeat_s: float = 10.0,
 ) -> None:
     """Store ``stats`` (a dict is checked against ``VramStats``: a producer that drifts from the
     contract fails here, in the worker's log, not in the operator's table)."""
@@ -38,14 +47,33 @@ def publish(
         worker=worker,
         event=event,
     )
-    client.set(KEY, payload.model_dump_json(exclude={"age_seconds"}))
+    body = payload.model_dump_json(exclude={"age_seconds"})
+    ttl = max(1, round(heartbeat_s * WORKER_KEY_HEARTBEATS))
+    with client.pipeline(transaction=False) as pipe:
+        pipe.set(KEY, body)
+        pipe.set(worker_key(worker), body, ex=ttl)
+        pipe.execute()
+
+
+def worker_key(worker: str) -> str:
+    """One key per worker node (its ``celery@host`` name, without the pid of the child)."""
+    return WORKER_KEY_PREFIX + worker.split(" ", 1)[0]
+
+
+def read_workers(client: redis.Redis) -> list[VramResponse]:
+    """Every worker that published within its key's lifetime, by node name."""
+    keys = sorted(client.scan_iter(match=WORKER_KEY_PREFIX + "*", count=100))
+    values = client.mget(keys) if keys else []
+    return [_response(raw) for raw in values if raw is not None]
 
 
 def read_report(client: redis.Redis) -> Optional[VramResponse]:
     """The last published stats with ``age_seconds`` set, or None if never published."""
     raw = client.get(KEY)
-    if raw is None:
-        return None
+    return None if raw is None else _response(raw)
+
+
+def _response(raw: Union[str, bytes]) -> VramResponse:
     payload = _Published.model_validate_json(raw)
     age = round(max(0.0, time.time() - payload.epoch), 3)
     return VramResponse(

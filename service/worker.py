@@ -23,7 +23,13 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from service import jobmetrics, vram_publish
 from service import jobs as jobstore
-from service.celery_app import TASK_CLONE, TASK_SYNTHESIZE, celery_app
+from service.celery_app import (
+    TASK_CLONE,
+    TASK_MODEL_LOAD,
+    TASK_MODEL_UNLOAD,
+    TASK_SYNTHESIZE,
+    celery_app,
+)
 from service.redis_conn import get_raw_redis, get_redis, reset_redis
 from service.schemas import JobMode, JobStatus, VoiceStatus
 from service.settings import get_service_settings
@@ -106,7 +112,8 @@ def publish_vram(event: str) -> None:
             if _Child.manager is not None
             else {"available": False, "error": "engines extra not installed in this image"}
         )
-        vram_publish.publish(get_redis(), stats, _worker_id(), event)
+        heartbeat = get_service_settings().vram_heartbeat_s
+        vram_publish.publish(get_redis(), stats, _worker_id(), event, heartbeat_s=heartbeat)
     except Exception as exc:  # noqa: BLE001  (a Redis hiccup must never fail a job or the heartbeat)
         logger.warning("could not publish VRAM stats (%s): %s", event, exc)
 
@@ -153,8 +160,13 @@ def _init_engines() -> None:
 
 
 def _preload(names: str) -> None:
-    """Normal mode: warm the listed engines so the first job needs no load."""
-    for name in [n.strip() for n in names.split(",") if n.strip()]:
+    """Warm the listed engines so the first job needs no load (not with a keep-alive of 0,
+    e.g. LOW_VRAM: they would leave the GPU at once)."""
+    names_list = [n.strip() for n in names.split(",") if n.strip()]
+    if names_list and _Child.manager is not None and _Child.manager.keep_alive_s == 0:
+        logger.info("PRELOAD_ENGINES=%s not preloaded: MODEL_KEEP_ALIVE is 0", names)
+        return
+    for name in names_list:
         try:
             _engine(name).load()
         except Exception as exc:  # noqa: BLE001  (a bad model path fails jobs, not the worker)
@@ -328,6 +340,53 @@ def synthesize(job_id: str) -> str:
     return _run_job(job_id, _synthesize)
 
 
+@app.task(name=TASK_MODEL_LOAD)
+def model_load(engine_name: str, keep_alive: Optional[float] = None) -> dict:
+    """/admin/models load: warm ``engine_name`` in this worker; it stays by ``keep_alive``."""
+    return _model_command(engine_name, lambda: _engine(engine_name).load(keep_alive))
+
+
+@app.task(name=TASK_MODEL_UNLOAD)
+def model_unload(engine_name: str) -> dict:
+    """/admin/models unload: take ``engine_name`` off the GPU now (VRAM_OFFLOAD rule)."""
+    return _model_command(engine_name, lambda: _Child.manager.offload_now(engine_name))
+
+
+def _model_command(engine_name: str, action: Callable[[], Any]) -> dict:
+    """Run a model command; its outcome as ``engines.contracts.ModelCommandResult``'s fields."""
+    from engines.contracts import ModelCommandResult
+
+    started = time.perf_counter()
+    error = None
+    if _Child.manager is None:
+        error = "engines extra not installed in this worker"
+    else:
+        try:
+            action()
+        except Exception as exc:  # noqa: BLE001  (the API reports it per worker; the worker lives on)
+            error = _error_text(exc)
+            logger.warning("model command on %s failed: %s", engine_name, error)
+    state = _model_state(engine_name)
+    publish_vram("model_command")
+    return ModelCommandResult(
+        worker=_Child.node,
+        engine=engine_name,
+        ok=error is None,
+        state=state,
+        seconds=round(time.perf_counter() - started, 4),
+        error=error,
+    ).model_dump()
+
+
+def _model_state(engine_name: str) -> str:
+    if _Child.manager is None:
+        return "free"
+    for model in _Child.manager.snapshot().resident_models:
+        if model.key == engine_name:
+            return model.state or "free"
+    return "free"
+
+
 def _clone(record: dict) -> dict:
     """Full decode of the upload (silence, NaN, length) into a mono reference.wav.
 
@@ -386,9 +445,10 @@ def _synthesize(record: dict) -> dict:
 
     engine, voice, prep_s = _engine_and_voice(record)
     t1 = time.perf_counter()
-    result = engine.synthesize(
-        record["text"], voice, language=record["language"], profile=record["quality_profile"]
-    )
+    with engine.vram.keep_alive(record.get("keep_alive")):
+        result = engine.synthesize(
+            record["text"], voice, language=record["language"], profile=record["quality_profile"]
+        )
     t2 = time.perf_counter()
     out = get_service_settings().outputs_dir / f"{record['job_id']}.wav"
     # Atomic: the API never serves half a file, and a failed write (full disk) leaves none.
@@ -440,14 +500,15 @@ def _speak(record: dict) -> dict:
         engine, voice, prep_s = _engine_and_voice(record)
         sink = _StreamSink(writer, job_id)
         t1 = time.perf_counter()
-        result = engine.synthesize(
-            record["text"],
-            voice,
-            language=record["language"],
-            profile=record["quality_profile"],
-            speed=record.get("speed"),
-            on_segment=sink,
-        )
+        with engine.vram.keep_alive(record.get("keep_alive")):
+            result = engine.synthesize(
+                record["text"],
+                voice,
+                language=record["language"],
+                profile=record["quality_profile"],
+                speed=record.get("speed"),
+                on_segment=sink,
+            )
         writer.write(
             SpeechEvent(EventType.done, segments=sink.sent, duration_s=round(result.duration_s, 3))
         )

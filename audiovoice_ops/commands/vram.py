@@ -256,6 +256,15 @@ def process_table(snapshot: GpuSnapshot) -> Table | Text:
     return table
 
 
+def keep_alive_text(seconds: float | None) -> str:
+    """-1 -> forever, 0 -> none (leaves after each job), N -> 30s; None (an older worker) -> -."""
+    if seconds is None:
+        return "-"
+    if seconds < 0:
+        return "forever"
+    return "none" if seconds == 0 else f"{seconds:g}s"
+
+
 def api_view(api: dict[str, Any]) -> Table | Text:
     from engines.contracts import MEMORY_EVENTS, VramStats
 
@@ -274,7 +283,11 @@ def api_view(api: dict[str, Any]) -> Table | Text:
     table.add_column("value")
     if api.get("worker") or api.get("event"):
         table.add_row("published by", f"{api.get('worker') or '?'} on {api.get('event') or '?'}")
-    table.add_row("mode", f"{mode} (offload {stats.offload or '-'}), device {stats.device}")
+    table.add_row(
+        "mode",
+        f"{mode} (offload {stats.offload or '-'}, keep-alive {keep_alive_text(stats.keep_alive_s)}), "
+        f"device {stats.device}",
+    )
     table.add_row("allocated / reserved", f"{_mb(stats.allocated_mb)} / {_mb(stats.reserved_mb)}")
     table.add_row("free / total", f"{_mb(stats.free_mb)} / {_mb(stats.total_mb)}")
     table.add_row(
@@ -284,6 +297,11 @@ def api_view(api: dict[str, Any]) -> Table | Text:
             + (", parked" if resident.parked else "")
             + (f", in use x{resident.in_use}" if resident.in_use else "")
             + f", used {resident.last_used_s_ago:.0f}s ago"
+            + (
+                f", leaves in {resident.expires_in_s:.0f}s"
+                if resident.expires_in_s is not None
+                else ""
+            )
             for resident in stats.resident_models
         )
         or "[dim]none[/]",

@@ -72,16 +72,27 @@ class ApiClient:
         self.close()
 
     def get(self, path: str, authenticated: bool = True) -> ApiResult:
+        return self.request("GET", path, authenticated=authenticated)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        authenticated: bool = True,
+        timeout: float | None = None,
+    ) -> ApiResult:
         import httpx
 
         url = f"{self.base_url}{path}"
+        client = self._client if authenticated else self._anonymous
+        wait = client.timeout.read if timeout is None else timeout
         started = time.monotonic()
         try:
-            response = (self._client if authenticated else self._anonymous).get(path)
+            extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+            response = client.request(method, path, params=params, **extra)
         except httpx.TimeoutException:
-            return ApiResult(
-                url, False, error=f"no answer from {url} within {self._client.timeout.read}s"
-            )
+            return ApiResult(url, False, error=f"no answer from {url} within {wait}s")
         except httpx.HTTPError as exc:
             return ApiResult(url, False, error=f"cannot reach {url}: {_first_line(exc)}")
         latency = round(time.monotonic() - started, 4)
@@ -95,7 +106,7 @@ class ApiClient:
                 False,
                 response.status_code,
                 data,
-                f"{url} answered HTTP {response.status_code}",
+                f"{url} answered HTTP {response.status_code}{_detail(data)}",
                 latency,
             )
         if path != "/health" and not isinstance(data, dict):
@@ -132,6 +143,39 @@ class ApiClient:
         elif result.ok and not isinstance(result.data.get("vram"), dict):
             result.ok, result.error = False, f"{result.url}: answer has no `vram` object"
         return _parse(result, VramResponse)
+
+    def models(self) -> ApiResult:
+        """``GET /admin/models``: ``engines.contracts.ModelsResponse`` in ``parsed``."""
+        from engines.contracts import ModelsResponse
+
+        return _parse(self.get("/admin/models"), ModelsResponse)
+
+    def model_command(
+        self, action: str, engine: str, wait_s: float, keep_alive: float | None = None
+    ) -> ApiResult:
+        """``load`` (POST .../load) or ``unload`` (DELETE): ``ModelCommandResponse`` in ``parsed``.
+        The HTTP timeout covers the workers' wait."""
+        from engines.contracts import ModelCommandResponse
+
+        params: dict[str, Any] = {"wait_s": wait_s}
+        if keep_alive is not None:
+            params["keep_alive"] = keep_alive
+        method, path = (
+            ("POST", f"/admin/models/{engine}/load")
+            if action == "load"
+            else ("DELETE", f"/admin/models/{engine}")
+        )
+        result = self.request(method, path, params=params, timeout=wait_s + 10)
+        return _parse(result, ModelCommandResponse)
+
+
+def _detail(data: Any) -> str:
+    """The API's one-line reason (``detail``, or OpenAI's ``error.message``), if it gave one."""
+    if isinstance(data, dict):
+        detail = data.get("detail")
+        if isinstance(detail, str):
+            return f": {detail}"
+    return ""
 
 
 def _parse(result: ApiResult, contract: Any) -> ApiResult:

@@ -35,7 +35,9 @@ def create_job(
 ) -> JobAccepted:
     job = resolve_job(req, settings, voices, principal)
     # Record and send as one step: a task that cannot be sent leaves no job waiting `queued`.
-    job_id = jobstore.enqueue_synthesis(store, job, req.mode.value, principal.owner)
+    job_id = jobstore.enqueue_synthesis(
+        store, job, req.mode.value, principal.owner, keep_alive=req.keep_alive
+    )
     return JobAccepted(job_id=job_id, status=JobStatus.queued, status_url=f"/jobs/{job_id}")
 
 

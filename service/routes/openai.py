@@ -97,6 +97,7 @@ def _submit(
         principal.owner,
         speed=req.speed,
         response_format=req.response_format.value,
+        keep_alive=req.keep_alive,
     )
     return job_id, len(job.text)
 

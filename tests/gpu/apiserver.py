@@ -1,6 +1,7 @@
-"""A real HTTP server on a free local port standing in for the audio-voice API's ``/health`` and
+"""A real HTTP server on a free local port standing in for the audio-voice API's ``/health``,
 ``/admin/vram`` (the contract: ``engines.contracts.VramResponse``, ``{"vram": VramManager.stats(),
-"timestamp": <UTC ISO>, "age_seconds": ...}``)."""
+"timestamp": <UTC ISO>, "age_seconds": ...}``) and ``/admin/models`` (built from the same stats
+by the API's own ``service.models_admin.worker_models``, unless a test gives its own answer)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ class FakeApi:
         health_status: int = 200,
         api_key: str | None = None,
         voices: list[dict] | None = None,
+        models: dict[str, Any] | None = None,
     ):
         self.stats = stats if stats is not None else vram_stats()
         self.age_seconds = age_seconds
@@ -58,6 +60,7 @@ class FakeApi:
             api_key  # set: /admin/vram needs `Authorization: Bearer <api_key>` (else 401)
         )
         self.voices = voices or []  # GET /voices (an admin key's view: each with its owner)
+        self.models = models  # GET /admin/models; None: derived from `stats`
         self.requests: list[str] = []
         self.authorization: list[str | None] = []  # the Authorization header of each request
         api = self
@@ -78,6 +81,8 @@ class FakeApi:
                     )
                 elif self.path == "/voices":
                     self._send(200, {"voices": api.voices})
+                elif self.path == "/admin/models":
+                    self._send(200, api.models if api.models is not None else api.models_view())
                 elif self.path == "/admin/vram":
                     published = datetime.fromtimestamp(time.time() - api.age_seconds, timezone.utc)
                     self._send(
@@ -104,6 +109,13 @@ class FakeApi:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def models_view(self) -> dict[str, Any]:
+        from engines.contracts import VramResponse
+        from service.models_admin import worker_models
+
+        report = VramResponse(vram=self.stats, age_seconds=self.age_seconds, worker="celery@fake")
+        return {"workers": [worker_models(report).model_dump()]}
 
     @property
     def url(self) -> str:

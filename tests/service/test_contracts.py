@@ -135,7 +135,10 @@ def test_doctor_and_vram_view_read_the_published_stats(api_only, publisher):
     console = Console(record=True, width=120, color_system=None)
     console.print(api_view(frame["api"]))
     text = console.export_text()
-    assert "LOW_VRAM (offload cpu), device cuda" in text and "f5tts on cpu, 300 MB, parked" in text
+    assert (
+        "LOW_VRAM (offload cpu, keep-alive none), device cuda" in text
+        and "f5tts on cpu, 300 MB, parked" in text
+    )
     assert "published by" in text and "celery@test pid=2 on unload" in text
 
 

@@ -35,6 +35,7 @@ class Sources:
     vram: ApiResult | None = None
     unauthenticated: ApiResult | None = None  # GET /admin/vram sent without a key
     voices: ApiResult | None = None  # GET /voices with the admin key (owners)
+    models: ApiResult | None = None  # GET /admin/models (every worker's models and keep-alive)
 
     @property
     def stack(self) -> Stack:
@@ -71,6 +72,7 @@ def gather(project: Project, settings, api: ApiClient | None, gpu: GpuSnapshot |
         src.health, src.vram = api.health(), api.vram()
         src.unauthenticated = api.get(UNAUTH_PROBE, authenticated=False)
         src.voices = api.get(VOICES_PATH)
+        src.models = api.models()
     return src
 
 
