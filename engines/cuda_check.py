@@ -13,12 +13,15 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
+from engines.archcompat import INCOMPATIBLE, check_arch
+from engines.precision import fp16_supported
+
 logger = logging.getLogger(__name__)
 
 # The one definition, also read by engines.f5tts and the host CLI (avops check-gpu): this module
-# imports no ML library at the top, so avops can import it.
+# imports no ML library at the top, so avops can import it. The fp16 rule is engines.precision's,
+# the architecture rule engines.archcompat's.
 SMALL_GPU_GB = 6.0  # below this the seed recommends LOW_VRAM=true
-FP16_MIN_CC = (7, 0)  # tensor cores: fp16 gives no speed-up below Volta
 
 
 @dataclass
@@ -34,6 +37,10 @@ class CudaReport:
     free_vram_mb: Optional[float] = None
     recommend_low_vram: bool = False
     fp16_recommended: bool = False
+    # torch.cuda.get_arch_list(): the architectures this torch build has kernels for
+    # (avops check-gpu compares them with the host's GPUs); empty on a CPU build.
+    arch_list: list[str] = field(default_factory=list)
+    arch_compatible: Optional[bool] = None  # device 0 against arch_list; None: cannot tell
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -62,17 +69,23 @@ def _probe() -> CudaReport:
     report.total_vram_mb = round(total / 2**20, 1)
     report.free_vram_mb = round(free / 2**20, 1)
     report.recommend_low_vram = total / 2**30 < SMALL_GPU_GB
-    report.fp16_recommended = (props.major, props.minor) >= FP16_MIN_CC
+    report.fp16_recommended, fp16_why = fp16_supported((props.major, props.minor), props.name)
     if report.recommend_low_vram:
         report.notes.append(
             f"small GPU ({total / 2**30:.2f} GB < {SMALL_GPU_GB:.0f} GB): set LOW_VRAM=true"
         )
     if not report.fp16_recommended:
-        report.notes.append(
-            f"compute capability {report.compute_capability} < 7.0: "
-            "fp16 brings no benefit, keep fp32"
-        )
+        report.notes.append(fp16_why)
+    _check_arch(report, torch, (props.major, props.minor))
     return report
+
+
+def _check_arch(report: CudaReport, torch, cc: tuple[int, int]) -> None:
+    report.arch_list = list(torch.cuda.get_arch_list())
+    verdict = check_arch(cc, report.arch_list)
+    report.arch_compatible = None if not report.arch_list else verdict.status != INCOMPATIBLE
+    if verdict.status == INCOMPATIBLE:
+        report.notes.append(f"torch {report.torch_version}: {verdict.reason}")
 
 
 def check_cuda(log: bool = True) -> CudaReport:

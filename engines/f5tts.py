@@ -24,6 +24,7 @@ from engines.base import (
 )
 from engines.cuda_check import SMALL_GPU_GB
 from engines.errors import EngineConfigError, ReferenceAudioError
+from engines.precision import dtype_name, resolve_for_device
 from engines.profiles import get_profile
 from engines.quiet import library_output
 from engines.segmenter import Packing, check_text, split_text
@@ -98,6 +99,9 @@ class F5TtsEngine(ManagedEngine):
         super().__init__(settings, vram_manager, device)
         self._warn_small_gpu()
         self._paths = self._resolve_paths()
+        # Precision of the CFM in the last load or synthesis ("float16"/"float32"; the vocoder
+        # stays float32, as in f5_tts). None until the model is loaded.
+        self.dtype: Optional[str] = None
 
     # ------------------------------------------------------------------ protocol
 
@@ -175,6 +179,7 @@ class F5TtsEngine(ManagedEngine):
 
         if device == "cpu" and next(model.parameters()).dtype == torch.float16:
             model.float()  # after an OOM fallback: fp16 kernels are slow or missing on CPU
+        self.dtype = str(next(model["cfm"].parameters()).dtype).removeprefix("torch.")
         audio = torch.from_numpy(voice.data["samples"])[None]
         ref_text = cast(str, voice.ref_text)  # prepare_voice refuses a voice without its transcript
         window = self._window(model, audio.shape[-1], hop_length, ref_text, prof.speed)
@@ -234,13 +239,16 @@ class F5TtsEngine(ManagedEngine):
             from f5_tts.infer.utils_infer import load_model, load_vocoder
 
             model_cls = get_class(f"f5_tts.model.{cfg.model.backbone}")
+            # On "cpu" f5_tts loads fp32; on "cuda" it would choose fp16 itself (any cc >= 7,
+            # GTX 16xx included), bypassing FP16. So: load on CPU, then one cast-and-move to our
+            # precision, which also spares the GPU the fp32 checkpoint next to the fp16 copy.
             cfm = load_model(
                 model_cls,
                 OmegaConf.to_container(cfg.model.arch, resolve=True),
                 ckpt,
                 mel_spec_type=cfg.model.mel_spec.mel_spec_type,
                 vocab_file=vocab,
-                device=device,
+                device="cpu",
             )
             vocoder = load_vocoder(
                 "vocos",
@@ -248,7 +256,17 @@ class F5TtsEngine(ManagedEngine):
                 local_path=str(vocos_dir or ""),
                 device=device,
             )
+        fp16 = self._fp16(device, cfg.model.mel_spec.mel_spec_type)
+        cfm = cfm.to(device=device, dtype=torch.float16 if fp16 else torch.float32)
+        self.dtype = dtype_name(fp16)
+        logger.info("F5TtsEngine loaded on %s in %s", device, self.dtype)
         return torch.nn.ModuleDict({"cfm": cfm.eval(), "vocoder": vocoder})
+
+    def _fp16(self, device: str, mel_spec_type: str) -> bool:
+        """engines.precision's decision for this engine and device (FP16, F5TTS_FP16)."""
+        if mel_spec_type == "bigvgan":
+            return False  # f5_tts keeps BigVGAN-conditioned models in fp32
+        return resolve_for_device(self.settings.fp16_setting(self.name), device, self.name)
 
     def _resolve_paths(self) -> tuple[str, str, str, Optional[Path]]:
         s = self.settings

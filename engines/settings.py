@@ -12,11 +12,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engines.errors import EngineConfigError
 from engines.flags import ACCEPTED_BOOLS, parse_bool  # the rule avops shares (re-exported)
+from engines.precision import Fp16Setting, effective_setting
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +47,11 @@ class EngineSettings(BaseSettings):
     low_vram: bool = False
     f5tts_device: DeviceChoice = "auto"
     xtts_device: DeviceChoice = "auto"
+    # fp16 policy (engines.precision): FP16 for all engines, F5TTS_FP16 / XTTS_FP16 override it
+    # (unset or empty: FP16).
+    fp16: Fp16Setting = "auto"
+    f5tts_fp16: Optional[Fp16Setting] = None
+    xtts_fp16: Optional[Fp16Setting] = None
     device_fallback_to_cpu: bool = True
     vram_offload: Literal["cpu", "none"] = "cpu"
     vram_reserve_mb: int = Field(512, ge=0)
@@ -100,6 +113,19 @@ class EngineSettings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("fp16", "f5tts_fp16", "xtts_fp16", mode="before")
+    @classmethod
+    def _fp16_choice(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            if not value:  # empty: an engine's own falls back to FP16, FP16 to its default
+                return "auto" if info.field_name == "fp16" else None
+        return value
+
+    def fp16_setting(self, engine: str) -> str:
+        """The fp16 setting of ``engine`` (``f5tts``, ``xtts``): its own, else ``FP16``."""
+        return effective_setting(self.fp16, getattr(self, f"{engine}_fp16", None))
 
     def raw(self, name: str) -> str:
         """The raw environment value of a setting, or 'NOT_SET'."""
@@ -167,6 +193,13 @@ def log_settings(settings: EngineSettings) -> None:
         settings.vram_reserve_mb,
         settings.keep_alive_s,
         settings.models_dir,
+    )
+    logger.info(
+        "precision settings: FP16=%s F5TTS_FP16=%s XTTS_FP16=%s (auto: fp16 where it helps, "
+        "never on CPU)",
+        settings.fp16,
+        settings.fp16_setting("f5tts"),
+        settings.fp16_setting("xtts"),
     )
 
 

@@ -4,6 +4,12 @@ Loads with ``Xtts.load_checkpoint`` from a model directory (config.json, model.p
 vocab.json, as released), conditions on reference audio decoded by soundfile (not
 ``Xtts.get_conditioning_latents``, which calls ``torchaudio.load``) and generates with
 ``Xtts.inference``.
+
+Precision (FP16 / XTTS_FP16, engines.precision): fp16 is ``torch.autocast`` around inference,
+not ``model.half()``. The weights stay fp32 (no VRAM saving), but coqui's code passes fp32
+tensors into the model (cached voice latents, speaker embeddings, mel front-ends), which a
+half-precision model rejects with dtype mismatches; autocast runs the matmuls and convolutions
+in fp16 on the tensor cores and keeps the numerically sensitive ops (softmax, norms) in fp32.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from engines.base import (
     with_speed,
 )
 from engines.errors import EngineConfigError, SynthesisError
+from engines.precision import dtype_name, resolve_for_device
 from engines.profiles import get_profile
 from engines.quiet import library_output
 from engines.segmenter import Fits, Packing, check_text, split_text
@@ -52,6 +59,8 @@ class XttsEngine(ManagedEngine):
         super().__init__(settings, vram_manager, device)
         self.model_dir = self._check_dir(self.settings.xtts_dir)
         self._languages = self._read_languages()
+        # Compute precision of the last synthesis ("float16": autocast; "float32"). None until then.
+        self.dtype: Optional[str] = None
 
     # ------------------------------------------------------------------ protocol
 
@@ -106,10 +115,11 @@ class XttsEngine(ManagedEngine):
             segments = split_text(text, fits, limit, packing=packing)
             logger.debug("XttsEngine: %d characters in %d segments", len(text), len(segments))
             sample_rate = model.args.output_sample_rate
+            precision = self._precision(device)
 
             def waves():
                 for segment in segments:  # ours, so coqui's spacy-based splitting stays off
-                    with library_output(logger):
+                    with library_output(logger), precision():
                         out = model.inference(
                             segment.text,
                             lang,
@@ -145,6 +155,19 @@ class XttsEngine(ManagedEngine):
         return result
 
     # ------------------------------------------------------------------ internals
+    def _precision(self, device: str):
+        """A context factory for inference: fp16 autocast where engines.precision says so."""
+        import contextlib
+        import functools
+
+        import torch
+
+        fp16 = resolve_for_device(self.settings.fp16_setting(self.name), device, self.name)
+        self.dtype = dtype_name(fp16)
+        if not fp16:
+            return contextlib.nullcontext
+        return functools.partial(torch.autocast, device_type="cuda", dtype=torch.float16)
+
     def _load(self, device: str):
         from engines._torchaudio import import_torchaudio
 

@@ -45,9 +45,12 @@ def check_gpu(
     """Can the GPU be used? Checks the host, the Docker Engine and the worker container.
 
     Host: NVML, GPUs, memory, compute capability; LOW_VRAM in .env compared with the GPU's size.
-    Engine: GPU pass-through. Container: torch.cuda inside the worker.
+    Engine: GPU pass-through. Container: torch.cuda inside the worker. Arch: the GPUs' compute
+    capability against the architectures the worker's torch was built for (and the image variant
+    that fixes a mismatch).
 
-    Exit 0 usable; 10 no NVIDIA driver; 11 the engine cannot pass GPUs; 12 the container cannot see the GPU.
+    Exit 0 usable; 10 no NVIDIA driver; 11 the engine cannot pass GPUs; 12 the container cannot
+    see the GPU or its torch has no kernels for it.
     """
     from audiovoice_ops.core.envfacts import EnvFacts
     from audiovoice_ops.core.errors import ConfigError
@@ -85,7 +88,7 @@ def render(report: GpuCheckReport) -> None:
     table = Table(title="GPU check", title_justify="left", show_lines=True)
     for column in ("layer", "status", "finding", "fix"):
         table.add_column(column, overflow="fold")
-    for layer in (report.host, report.recommendation, report.engine, report.container):
+    for layer in report.layers:
         table.add_row(
             layer.name, STATUS_STYLE.get(layer.status, layer.status), layer.message, layer.fix or ""
         )
@@ -98,9 +101,5 @@ def render(report: GpuCheckReport) -> None:
     if code == 0:
         console.print("[green]✓[/] GPU usable")
     else:
-        failed = next(
-            layer
-            for layer in (report.host, report.engine, report.container)
-            if layer.status == "fail"
-        )
+        failed = next(layer for layer, _ in report.failing if layer.status == "fail")
         console.print(f"[red]✗[/] {failed.name}: {failed.message} (exit {code})", highlight=False)

@@ -5,9 +5,12 @@
    device request is created and started (the only reliable test: dockerd registers the
    ``nvidia`` device driver only when the NVIDIA Container Toolkit's hook is installed);
 3. container: ``python -m engines.cuda_check --json`` inside the running worker says whether torch
-   sees CUDA there.
+   sees CUDA there;
+4. arch: the host GPUs' compute capabilities against the architectures the worker's torch was
+   built for (its report's ``arch_list``), with the image variant that fixes a mismatch.
 
-The exit code is the first layer that fails (10, 11, 12), 0 when all usable layers pass.
+The exit code is the first layer that fails (10, 11, 12; arch counts as the container: 12),
+0 when all usable layers pass.
 """
 
 from __future__ import annotations
@@ -19,12 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 from audiovoice_ops.core import labels as L
 from audiovoice_ops.core.errors import ExitCode
+from audiovoice_ops.gpu.arch import assess
 from audiovoice_ops.gpu.toolkit import TOOLKIT_FIX, lacks_gpu_driver
 from audiovoice_ops.gpu.types import GpuSnapshot
-from engines.cuda_check import (  # the worker's own rule (stdlib-only module)
-    FP16_MIN_CC,
-    SMALL_GPU_GB,
-)
+from engines.cuda_check import SMALL_GPU_GB  # the worker's own rules (stdlib-only modules)
+from engines.precision import fp16_supported
 
 if TYPE_CHECKING:
     import docker
@@ -53,18 +55,26 @@ class GpuCheckReport:
     recommendation: Layer
     engine: Layer
     container: Layer
+    arch: Layer
     snapshot: GpuSnapshot | None = None
 
     @property
-    def exit_code(self) -> ExitCode:
-        for layer, code in (
+    def failing(self) -> list[tuple[Layer, ExitCode]]:
+        """The layers that can fail, with their exit codes, in the order they are judged."""
+        return [
             (self.host, ExitCode.GPU_NO_DRIVER),
             (self.engine, ExitCode.GPU_ENGINE),
             (self.container, ExitCode.GPU_CONTAINER),
-        ):
-            if layer.status == "fail":
-                return code
-        return ExitCode.OK
+            (self.arch, ExitCode.GPU_CONTAINER),  # the container's torch cannot run the GPU
+        ]
+
+    @property
+    def layers(self) -> list[Layer]:
+        return [self.host, self.recommendation, self.engine, self.container, self.arch]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return next((code for layer, code in self.failing if layer.status == "fail"), ExitCode.OK)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,6 +87,7 @@ class GpuCheckReport:
             "recommendation": self.recommendation.to_dict(),
             "engine": self.engine.to_dict(),
             "container": self.container.to_dict(),
+            "arch": self.arch.to_dict(),
         }
 
 
@@ -109,13 +120,15 @@ def check_host(snapshot: GpuSnapshot) -> Layer:
 
 
 def recommend(snapshot: GpuSnapshot, env_low_vram: str | None) -> Layer:
-    """LOW_VRAM below 6 GB, fp16 from compute capability 7.0; compared with the ``.env`` value."""
+    """LOW_VRAM below 6 GB, fp16 by engines.precision's rule; compared with the ``.env`` value."""
     if not snapshot.available or not snapshot.gpus:
         return Layer("recommendation", "skipped", "no GPU to size LOW_VRAM against")
     gpu = snapshot.gpus[0]  # the worker's device (cuda:0)
     low_vram = gpu.memory_total_gb < SMALL_GPU_GB
     cc = gpu.compute_cap_tuple
-    fp16 = cc is not None and cc >= FP16_MIN_CC
+    fp16, fp16_why = (
+        (False, "compute capability unknown") if cc is None else fp16_supported(cc, gpu.name)
+    )
     details = {
         "gpu": gpu.index,
         "memory_total_gb": round(gpu.memory_total_gb, 2),
@@ -125,8 +138,7 @@ def recommend(snapshot: GpuSnapshot, env_low_vram: str | None) -> Layer:
     }
     why = (
         f"{gpu.name} has {gpu.memory_total_gb:.1f} GB ({'<' if low_vram else '>='} {SMALL_GPU_GB:.0f} GB): "
-        f"LOW_VRAM={'true' if low_vram else 'false'} recommended; fp16 "
-        f"{'worth it' if fp16 else 'not worth it'} (compute capability {gpu.compute_cap or '?'})"
+        f"LOW_VRAM={'true' if low_vram else 'false'} recommended; {fp16_why} (FP16=auto follows it)"
     )
     if env_low_vram is None:
         return Layer(
@@ -405,5 +417,14 @@ def run_check(
         recommendation=recommend(snapshot, env_low_vram),
         engine=engine,
         container=container,
+        arch=check_arch_layer(snapshot, container),
         snapshot=snapshot,
     )
+
+
+# ---------------------------------------------------------------------------- arch
+def check_arch_layer(snapshot: GpuSnapshot | None, container: Layer) -> Layer:
+    """The host GPUs against the worker's torch build (the container layer's report)."""
+    report = container.details.get("cuda_check")
+    finding = assess(snapshot, report, f"no report from the worker ({container.message})")
+    return Layer("arch", finding.status, finding.message, finding.fix, finding.details)

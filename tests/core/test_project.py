@@ -184,11 +184,12 @@ def literal_in(text: str) -> list[str]:
 
 def test_each_fact_is_defined_once():
     assert assignments("SMALL_GPU_GB") == ["engines/cuda_check.py"]
-    assert assignments("FP16_MIN_CC") == ["engines/cuda_check.py"]
+    assert assignments("FP16_MIN_CC") == ["engines/precision.py"]
     assert literal_in('"could not select device driver"') == ["audiovoice_ops/gpu/toolkit.py"]
     assert literal_in("nvidia-container-toolkit") == ["audiovoice_ops/gpu/toolkit.py"]
     assert literal_in('("true", "1", "yes", "on")') == ["engines/flags.py"]
     assert literal_in("WORKER_NAMES = (") == ["audiovoice_ops/core/stack/roles.py"]
+    assert literal_in('"x-avops-gpus"') == ["audiovoice_ops/core/stack/model.py"]
 
 
 def test_the_shared_rules_stay_out_of_the_ml_stack():

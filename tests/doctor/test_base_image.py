@@ -44,7 +44,8 @@ def test_classify(image, status):
 
 def test_data_file_shape():
     data = load_cuda_tags()
-    assert data["recommended"].startswith("nvidia/cuda:12.4.1")
+    default = next(v for v in data["variants"] if v["name"] == data["default_variant"])
+    assert default["base_image"].startswith("nvidia/cuda:12.4.1")
     for rule in data["deprecated"]:
         assert set(rule) == {"pattern", "status", "reason", "replacement"} and rule["status"] in (
             "fail",

@@ -7,8 +7,25 @@ import json
 import pytest
 import yaml
 
-from tests.doctor.conftest import ADMIN_KEY
+from tests.doctor.conftest import ADMIN_KEY, CUDA_CU124, install_cuda_check
 from tests.gpu.apiserver import FakeApi, vram_stats
+
+
+def _keep_alive_stats(keep_alive_s=30.0, expires_in_s=None, in_use=0):
+    """Stats of a worker with f5tts idle on the GPU (MODEL_KEEP_ALIVE=30, LOW_VRAM off)."""
+    model = dict(
+        key="f5tts",
+        device="cuda",
+        size_mb=2300.0,
+        parked=False,
+        in_use=in_use,
+        last_used_s_ago=5.0,
+        state="gpu",
+        keep_alive_s=keep_alive_s,
+        expires_in_s=expires_in_s,
+    )
+    return {**vram_stats(low_vram=False, models=[model], allocated_mb=2300.0), "keep_alive_s": 30.0}
+
 
 CHECK_IDS = [
     "containers.count",
@@ -18,12 +35,14 @@ CHECK_IDS = [
     "env.drift",
     "low_vram.agree",
     "f5tts.cuda",
+    "gpu.arch",
     "docker.base_image",
     "docker.healthchecks",
     "docker.gpu_reservation",
     "api.health",
     "api.vram",
     "vram.baseline",
+    "vram.keep_alive",
     "security.auth",
     "security.env_file",
     "security.bind",
@@ -54,19 +73,21 @@ def edit_compose(project, change) -> None:
 
 def test_healthy_stack_passes_every_check(project, healthy_api, gpu_snapshot):
     project.up()
+    install_cuda_check(project, CUDA_CU124)
     code, report, checks = doctor(project, api_url=healthy_api.url, snapshot=gpu_snapshot)
     assert list(checks) == CHECK_IDS
     assert {c["status"] for c in report["checks"]} == {"pass"}, [
         c for c in report["checks"] if c["status"] != "pass"
     ]
     assert code == 0 and report["ok"] and report["summary"]["pass"] == len(CHECK_IDS)
-    assert set(healthy_api.requests) == {"/health", "/admin/vram", "/voices"}
+    assert set(healthy_api.requests) == {"/health", "/admin/vram", "/voices", "/admin/models"}
     for check in report["checks"]:
         assert set(check) == {"id", "group", "title", "status", "reason", "fix"}
 
 
 def test_healthy_table(project, healthy_api, gpu_snapshot):
     project.up()
+    install_cuda_check(project, CUDA_CU124)
     env = {
         **project.cli_env(),
         "COLUMNS": "220",
@@ -210,6 +231,10 @@ def test_missing_gpu_reservation(project):
         (vram_stats(low_vram=True), 300.0, {"api.vram": "warn"}),
         (vram_stats(low_vram=True, device="cpu"), 0.5, {"f5tts.cuda": "fail"}),
         (vram_stats(low_vram=False), 0.5, {"low_vram.agree": "fail", "vram.baseline": "skipped"}),
+        (_keep_alive_stats(expires_in_s=-60.0), 0.5, {"vram.keep_alive": "fail"}),
+        (_keep_alive_stats(expires_in_s=20.0), 0.5, {"vram.keep_alive": "pass"}),
+        (_keep_alive_stats(keep_alive_s=0.0), 0.5, {"vram.keep_alive": "fail"}),
+        (_keep_alive_stats(expires_in_s=-60.0, in_use=1), 0.5, {"vram.keep_alive": "pass"}),
     ],
 )
 def test_worker_reports(project, gpu_snapshot, stats, age, expect):

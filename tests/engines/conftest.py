@@ -27,6 +27,9 @@ ENGINE_ENV = (
     "F5TTS_MODEL_CONFIG",
     "VOCOS_DIR",
     "XTTS_MODEL_DIR",
+    "FP16",
+    "F5TTS_FP16",
+    "XTTS_FP16",
 )
 
 

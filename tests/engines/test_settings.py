@@ -238,6 +238,11 @@ def test_settings_log_lines(caplog):
             "engine settings: F5TTS_DEVICE=cpu XTTS_DEVICE=cuda DEVICE_FALLBACK_TO_CPU=False "
             "VRAM_OFFLOAD=none VRAM_RESERVE_MB=256 MODEL_KEEP_ALIVE=0 MODELS_DIR=/models",
         ),
+        (
+            "INFO",
+            "precision settings: FP16=auto F5TTS_FP16=auto XTTS_FP16=auto (auto: fp16 where it "
+            "helps, never on CPU)",
+        ),
     ]
 
 

@@ -25,6 +25,7 @@ from audiovoice_ops.core.doctor.dockerfile import (
     dockerfile_base_images,
     load_cuda_tags,
 )
+from audiovoice_ops.core.doctor.gpuarch import check_gpu_arch
 from audiovoice_ops.core.doctor.lowvram import check_f5tts_cuda, check_low_vram
 from audiovoice_ops.core.doctor.observability import (
     check_api_health,
@@ -40,6 +41,7 @@ from audiovoice_ops.core.doctor.report import (
     Check,
     DoctorReport,
 )
+from audiovoice_ops.core.doctor.residency import check_keep_alive_expiry
 from audiovoice_ops.core.doctor.security import (
     check_api_auth,
     check_env_file_mode,
@@ -74,6 +76,7 @@ def run_doctor(src: Sources, max_age_s: float = DEFAULT_MAX_AGE_S) -> DoctorRepo
         check_env_drift,
         check_low_vram,
         check_f5tts_cuda,
+        check_gpu_arch,
         check_base_image,
         check_healthchecks,
         check_gpu_reservation,
@@ -82,6 +85,7 @@ def run_doctor(src: Sources, max_age_s: float = DEFAULT_MAX_AGE_S) -> DoctorRepo
         report.checks.append(check(src))
     report.checks.append(check_vram_endpoint(src, max_age_s))
     report.checks.append(check_vram_baseline(src))
+    report.checks.append(check_keep_alive_expiry(src))
     for check in (
         check_api_auth,
         check_env_file_mode,

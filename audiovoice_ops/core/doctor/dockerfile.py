@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-import json
 import re
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,15 +12,7 @@ if TYPE_CHECKING:
 
 from audiovoice_ops.core.doctor.report import FAIL, PASS, SKIPPED, WARN, Check
 from audiovoice_ops.core.doctor.sources import Sources
-
-
-def load_cuda_tags() -> dict:
-    return json.loads(
-        resources.files("audiovoice_ops")
-        .joinpath("data", "cuda_tags.json")
-        .read_text(encoding="utf-8")
-    )
-
+from audiovoice_ops.gpu.variants import default_variant, load_cuda_tags
 
 _ARG = re.compile(r"^ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?$", re.IGNORECASE)
 _FROM = re.compile(r"^FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?\s*$", re.IGNORECASE)
@@ -72,7 +62,8 @@ def classify_image(image: str, data: dict) -> tuple[str, str, str | None]:
             )
     if any(fnmatch.fnmatchcase(tag, pattern) for pattern in data["current"]):
         return PASS, f"{image} is a current tag", None
-    return WARN, f"{image} is not in avops's list of current tags", f"prefer {data['recommended']}"
+    recommended = default_variant(data).base_image
+    return WARN, f"{image} is not in avops's list of current tags", f"prefer {recommended}"
 
 
 def dockerfiles(stack: Stack) -> dict[str, tuple[Path, dict[str, str | None]]]:
