@@ -46,8 +46,15 @@ def make_celery() -> Celery:
         # Redis restarts: keep reconnecting instead of exiting.
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
-        # Unacked messages of a worker killed outright come back after this long.
-        broker_transport_options={"visibility_timeout": s.job_visibility_timeout_s},
+        # A job whose worker (or host) was lost outright comes back after the visibility
+        # timeout, found by a sweep of the surviving workers every REDELIVERY_SWEEP_S: kombu's
+        # default sweeps only every 10 x 10 s, which made redelivery take up to 100 s longer
+        # than the timeout. With a throttle of 1 the bound is timeout + sweep.
+        broker_transport_options={
+            "visibility_timeout": s.job_visibility_timeout_s,
+            "unacked_restore_interval": s.redelivery_sweep_s,
+            "unacked_restore_throttle": 1,
+        },
         result_backend_transport_options={"retry_policy": {"timeout": 5.0}},
         worker_hijack_root_logger=True,
         task_send_sent_event=False,

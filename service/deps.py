@@ -13,8 +13,9 @@ from service import backpressure, metrics
 from service import jobs as jobstore
 from service.auth import Principal, optional_principal, require_admin, require_client
 from service.ratelimit import RateLimiter
-from service.redis_conn import get_redis
+from service.redis_conn import get_raw_redis, get_redis
 from service.settings import ServiceSettings, get_service_settings
+from service.settle import Settler, SettlingVoices
 from service.voices import VoiceStore
 
 logger = logging.getLogger("service.api")
@@ -31,12 +32,24 @@ def store_dep(settings: SettingsDep) -> jobstore.JobStore:
     return jobstore.JobStore(get_redis(), settings.job_ttl_seconds)
 
 
-def voices_dep(settings: SettingsDep) -> VoiceStore:
-    return VoiceStore(settings.voices_dir)
-
-
 StoreDep = Annotated[jobstore.JobStore, Depends(store_dep)]
+
+
+def settler(settings: ServiceSettings, store: jobstore.JobStore, voices: VoiceStore) -> Settler:
+    return Settler(store, voices, get_raw_redis(), settings.outputs_dir)
+
+
+def voices_dep(settings: SettingsDep, store: StoreDep) -> VoiceStore:
+    """The voices as the API serves them: pending ones settled when read (service.settle)."""
+    return SettlingVoices(settings.voices_dir, lambda plain: settler(settings, store, plain))
+
+
+def settler_dep(settings: SettingsDep, store: StoreDep) -> Settler:
+    return settler(settings, store, VoiceStore(settings.voices_dir))
+
+
 VoicesDep = Annotated[VoiceStore, Depends(voices_dep)]
+SettlerDep = Annotated[Settler, Depends(settler_dep)]
 ClientDep = Annotated[Principal, Depends(require_client)]
 AdminDep = Annotated[Principal, Depends(require_admin)]
 OptionalPrincipalDep = Annotated[Optional[Principal], Depends(optional_principal)]

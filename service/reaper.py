@@ -11,7 +11,9 @@ process (the process that answers the clients, and not the one that may have die
   so a worker finishing at the same moment and several API processes reaping at once agree;
 * a voice still ``pending`` whose validation job has failed, or whose job record is gone
   (Redis wiped, expired), is failed with the reason, once it is older than a grace period
-  (the API stores the voice just before it records the job).
+  (the API stores the voice just before it records the job);
+* jobs the workers finished are settled (their results stored on the data volume,
+  ``service.settle``) even when no client reads them.
 
 It runs every ``REAPER_INTERVAL_S``; a job therefore ends at most JOB_DEADLINE_S +
 REAPER_INTERVAL_S after its attempt started.
@@ -26,8 +28,9 @@ from typing import Optional
 
 import redis
 
-from service import jobmetrics
+from service import jobmetrics, settle
 from service import jobs as jobstore
+from service.redis_conn import get_raw_redis
 from service.schemas import JobStatus, VoiceStatus
 from service.settings import ServiceSettings
 from service.voices import VoiceStore
@@ -105,6 +108,9 @@ class Reaper:
         self.settings = settings
         self.store = jobstore.JobStore(client, settings.job_ttl_seconds)
         self.voices = VoiceStore(settings.voices_dir)
+        self.settler = settle.Settler(
+            self.store, self.voices, get_raw_redis(), settings.outputs_dir
+        )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="job-reaper", daemon=True)
         self._was_failing = False
@@ -118,6 +124,8 @@ class Reaper:
         self._thread.join(timeout=5)
 
     def run_once(self) -> None:
+        while self.settler.drain() > 0:
+            pass
         reap_overdue_jobs(self.store, self.voices, self.settings.job_deadline_s)
         reconcile_pending_voices(self.store, self.voices)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -106,8 +107,16 @@ class ServiceSettings(BaseSettings):
     max_text_chars: int = Field(5000, ge=1)
 
     job_ttl_seconds: int = Field(7 * 24 * 3600, ge=60)  # job records expire from Redis after this
+    # Audio travels to and from workers through Redis (service/blobs.py): a voice's reference
+    # stays there this long after its last job (the data volume keeps the durable copy).
+    reference_ttl_s: int = Field(7 * 24 * 3600, ge=60)
+    # A worker's own cache of fetched audio and voice conditioning (not shared, not durable).
+    worker_cache_dir: Path = Path(tempfile.gettempdir()) / "avops-worker-cache"
+    worker_cache_mb: float = Field(128.0, gt=0)
     # A message whose worker died is redelivered after this many seconds: longer than any job.
     job_visibility_timeout_s: int = Field(3600, ge=1)
+    # How often the workers look for such jobs: redelivery <= visibility timeout + this.
+    redelivery_sweep_s: int = Field(5, ge=1)
     max_job_attempts: int = Field(2, ge=1)  # worker lost mid-job: re-run at most this often
     vram_heartbeat_s: float = Field(10.0, gt=0)
     worker_stale_s: float = Field(45.0, gt=0)  # /health: no heartbeat for this long = no worker

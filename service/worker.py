@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional
 from celery import signals
 from celery.exceptions import SoftTimeLimitExceeded
 
-from service import jobmetrics, vram_publish
+from service import blobs, jobmetrics, settle, vram_publish
 from service import jobs as jobstore
 from service.celery_app import (
     TASK_CLONE,
@@ -31,7 +31,7 @@ from service.celery_app import (
     celery_app,
 )
 from service.redis_conn import get_raw_redis, get_redis, reset_redis
-from service.schemas import JobMode, JobStatus, VoiceStatus
+from service.schemas import JobMode, JobStatus
 from service.settings import get_service_settings
 from service.speechstream import (
     TICK_INTERVAL_S,
@@ -42,8 +42,7 @@ from service.speechstream import (
     pcm16,
 )
 from service.startup import or_exit
-from service.storage import NO_SPACE_MESSAGE, atomic_write_bytes, is_no_space
-from service.voices import VoiceStore
+from service.storage import NO_SPACE_MESSAGE, is_no_space
 
 logger = logging.getLogger("service.worker")
 app = celery_app
@@ -71,10 +70,6 @@ class JobError(Exception):
     status = 409
 
 
-class VoiceMissing(JobError):
-    status = 404
-
-
 class Cancelled(JobError):
     """The request was cancelled (its client went away): the job ends ``cancelled``."""
 
@@ -100,8 +95,9 @@ def _store() -> jobstore.JobStore:
     return jobstore.JobStore(get_redis(), get_service_settings().job_ttl_seconds)
 
 
-def _voices() -> VoiceStore:
-    return VoiceStore(get_service_settings().voices_dir)
+def _cache() -> blobs.WorkerCache:
+    s = get_service_settings()
+    return blobs.WorkerCache(s.worker_cache_dir, s.worker_cache_mb)
 
 
 def publish_vram(event: str) -> None:
@@ -133,8 +129,7 @@ def _remember_node(sender: str, instance, **_: Any) -> None:
 def _init_child(**_: Any) -> None:
     reset_redis()  # never share the parent's sockets
     s = get_service_settings()
-    s.voices_dir.mkdir(parents=True, exist_ok=True)
-    s.outputs_dir.mkdir(parents=True, exist_ok=True)
+    s.worker_cache_dir.mkdir(parents=True, exist_ok=True)
     logger.info("worker child pid=%d starting on %s", os.getpid(), _Child.node)
     _init_engines()
     if _Child.manager is not None:
@@ -249,27 +244,31 @@ def _run_job(job_id: str, body: Callable[[dict], dict]) -> str:
         timings=timings,
         **updates,
     ):
-        _discard_late_result(job_id, record, updates)
+        _discard_late_result(job_id, updates)
         return JobStatus.failed.value
+    _report_finished(job_id)
     logger.info("job %s %s in %.2f s", job_id, status, timings["total_s"])
     publish_vram("task")
     return status
 
 
-def _discard_late_result(job_id: str, record: dict, updates: dict) -> None:
+def _discard_late_result(job_id: str, updates: dict) -> None:
     """The reaper already failed this attempt (past its deadline): its result must not
-    resurrect the job, so its output goes and a cloned voice stays failed."""
+    resurrect the job, so its output blob goes (the reaper failed a clone's voice with it)."""
     logger.warning(
         "job %s: finished after the reaper had failed it (JOB_DEADLINE_S); result discarded", job_id
     )
-    if updates.get("output_file"):
-        (get_service_settings().outputs_dir / updates["output_file"]).unlink(missing_ok=True)
-    if record.get("mode") == "clone" and record.get("voice_id"):
-        _fail_voice(
-            record["voice_id"],
-            (_store().get(job_id) or {}).get("error")
-            or "validation did not finish within JOB_DEADLINE_S",
-        )
+    if updates.get("output_digest"):
+        blobs.delete(get_raw_redis(), updates["output_digest"])
+
+
+def _report_finished(job_id: str) -> None:
+    """Queue the job for the API to settle (store its result on the data volume) even if no
+    client asks for it. Best effort: a reader of the job settles it too."""
+    try:
+        get_redis().rpush(settle.FINISHED_KEY, job_id)
+    except Exception as exc:  # noqa: BLE001  (the job's record is final; settling also happens on read)
+        logger.warning("job %s: could not queue it for settling: %s", job_id, exc)
 
 
 def _admit(store: jobstore.JobStore, job_id: str, record: dict) -> Optional[int]:
@@ -289,17 +288,7 @@ def _admit(store: jobstore.JobStore, job_id: str, record: dict) -> Optional[int]
     store.update(
         job_id, status=JobStatus.failed.value, finished_at=jobstore.now_iso(), error=reason
     )
-    if record.get("mode") == "clone" and record.get("voice_id"):
-        _fail_voice(record["voice_id"], "worker lost while validating the reference")
-    return None
-
-
-def _fail_voice(voice_id: str, reason: str) -> None:
-    """Mark a voice failed; never raises (the reaper retries from the job's state)."""
-    try:
-        _voices().mark_failed(voice_id, reason)
-    except Exception as exc:  # noqa: BLE001  (never raises: the reaper retries from the job's state)
-        logger.error("voice %s: could not record failure %r: %s", voice_id, reason, exc)
+    return None  # a clone's voice is failed by the API when it settles the job
 
 
 def _error_text(exc: BaseException) -> str:
@@ -388,54 +377,37 @@ def _model_state(engine_name: str) -> str:
 
 
 def _clone(record: dict) -> dict:
-    """Full decode of the upload (silence, NaN, length) into a mono reference.wav.
+    """Full decode of the upload (silence, NaN, length) into a mono 24 kHz reference, put back as
+    a blob for the API to store (``service.settle``); nothing is written to a shared volume.
 
-    Whatever goes wrong (bad audio, a full disk, a crash of the decoder), the voice ends
-    ``failed`` with the reason and no partial reference is left."""
-    voices = _voices()
-    meta = voices.get(record["voice_id"])
-    if meta is None:
-        raise JobError(f"voice {record['voice_id']} was deleted before it was processed")
-    try:
-        return _prepare_reference(voices, meta)
-    except Exception as exc:
-        _fail_voice(meta["voice_id"], _error_text(exc))
-        raise
-
-
-def _prepare_reference(voices: VoiceStore, meta: dict) -> dict:
+    Whatever goes wrong (bad audio, a crash of the decoder), the job ends ``failed`` with the
+    reason, and the API fails the voice with it."""
     from engines.audio import load_reference, to_wav_bytes
 
     start = time.perf_counter()
+    upload = _fetch(record["upload_digest"], "." + record["upload_ext"], "the uploaded audio")
     ref = load_reference(
-        voices.upload_path(meta),
+        upload,
         CLONE_SAMPLE_RATE,
         CLONE_MAX_SECONDS,
         min_seconds=get_service_settings().min_reference_seconds,
     )
-    atomic_write_bytes(
-        voices.reference_path(meta["voice_id"]), to_wav_bytes(ref.samples, ref.sample_rate)
-    )
-    voices.update(
-        meta["voice_id"],
-        status=VoiceStatus.ready.value,
-        error=None,
-        duration_s=round(ref.duration_s, 3),
-        sample_rate=ref.sample_rate,
-    )
-    return {"timings": {"voice_prep_s": round(time.perf_counter() - start, 4)}}
+    wav = to_wav_bytes(ref.samples, ref.sample_rate)
+    digest = blobs.put(get_raw_redis(), wav, get_service_settings().reference_ttl_s)
+    return {
+        "reference_digest": digest,
+        "duration_s": round(ref.duration_s, 3),
+        "sample_rate": ref.sample_rate,
+        "timings": {"voice_prep_s": round(time.perf_counter() - start, 4)},
+    }
 
 
-def _ready_voice(voice_id: str) -> dict:
-    meta = _voices().get(voice_id)
-    if meta is None:
-        raise VoiceMissing(f"voice_id: voice {voice_id} not found (deleted?)")
-    if meta["status"] != VoiceStatus.ready.value:
-        raise JobError(
-            f"voice_id: voice {voice_id} is {meta['status']}"
-            + (f": {meta['error']}" if meta.get("error") else "")
-        )
-    return meta
+def _fetch(digest: str, suffix: str, what: str):
+    """A blob as a file in this worker's cache; a missing one fails the job with ``what``."""
+    try:
+        return _cache().fetch(get_raw_redis(), digest, suffix)
+    except blobs.BlobMissing as exc:
+        raise JobError(f"{what} is no longer available: {exc}") from None
 
 
 def _synthesize(record: dict) -> dict:
@@ -450,14 +422,14 @@ def _synthesize(record: dict) -> dict:
             record["text"], voice, language=record["language"], profile=record["quality_profile"]
         )
     t2 = time.perf_counter()
-    out = get_service_settings().outputs_dir / f"{record['job_id']}.wav"
-    # Atomic: the API never serves half a file, and a failed write (full disk) leaves none.
-    atomic_write_bytes(out, to_wav_bytes(result.waveform, result.sample_rate))
+    # The WAV goes back as a blob; the API stores it on its data volume (service.settle).
+    wav = to_wav_bytes(result.waveform, result.sample_rate)
+    digest = blobs.put(get_raw_redis(), wav, get_service_settings().job_ttl_seconds)
     write_s = time.perf_counter() - t2
     return {
         "engine": engine.name,
         "device": result.device,
-        "output_file": out.name,
+        "output_digest": digest,
         "audio_duration_s": round(result.duration_s, 3),
         "timings": {
             "voice_prep_s": round(prep_s, 4),
@@ -469,21 +441,40 @@ def _synthesize(record: dict) -> dict:
 
 
 def _engine_and_voice(record: dict):
+    """The engine and the voice's conditioning, from the reference the job names by digest
+    (the API checked the voice was ready when it accepted the job)."""
     from engines.voice_cache import prepare_voice_cached
 
-    meta = _ready_voice(record["voice_id"])
     engine = _engine(record["engine"])
     t0 = time.perf_counter()
-    reference = _voices().reference_path(meta["voice_id"])
-    # XTTS conditioning is a model pass: computed on the voice's first job, then read from disk.
+    digest = _reference_digest(record)
+    reference = _fetch(digest, ".wav", f"voice {record['voice_id']}'s reference audio")
+    # XTTS conditioning is a model pass: computed on the voice's first job on this worker,
+    # then read from this worker's cache (keyed by the reference's digest).
     voice = prepare_voice_cached(
         engine,
         reference,
-        reference.with_name(f"conditioning-{engine.name}.pt"),
-        ref_text=meta.get("ref_text"),
+        _cache().path(f"{digest}-conditioning-{engine.name}.pt"),
+        ref_text=record.get("ref_text"),
         language=record["language"],
     )
     return engine, voice, time.perf_counter() - t0
+
+
+def _reference_digest(record: dict) -> str:
+    """The job's reference: named at submission, or (a voice still pending then) found in its
+    clone job's record once that job validated it."""
+    if record.get("reference_digest"):
+        return record["reference_digest"]
+    clone = _store().get(record.get("voice_job_id") or "") or {}
+    if clone.get("status") == JobStatus.completed.value and clone.get("reference_digest"):
+        return clone["reference_digest"]
+    state = clone.get("status") or "unknown"
+    raise JobError(
+        f"voice_id: voice {record['voice_id']} is not ready (its validation job is {state}"
+        + (f": {clone['error']}" if clone.get("error") else "")
+        + ")"
+    )
 
 
 # --------------------------------------------------------------------------- speech streams

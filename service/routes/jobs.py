@@ -8,9 +8,11 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import FileResponse
 
 from service import jobs as jobstore
+from service import references
 from service.auth import Principal, require_client
-from service.deps import ClientDep, QuotaDep, SettingsDep, StoreDep, VoicesDep
+from service.deps import ClientDep, QuotaDep, SettingsDep, SettlerDep, StoreDep, VoicesDep
 from service.jsonbody import StrictJsonRoute
+from service.redis_conn import get_raw_redis
 from service.routes.responses import errors, id_param
 from service.schemas import JobAccepted, JobCreate, JobInfo, JobStatus
 from service.validation import resolve_job
@@ -35,8 +37,9 @@ def create_job(
 ) -> JobAccepted:
     job = resolve_job(req, settings, voices, principal)
     # Record and send as one step: a task that cannot be sent leaves no job waiting `queued`.
+    reference = references.for_job(get_raw_redis(), voices, job.voice_id, settings.reference_ttl_s)
     job_id = jobstore.enqueue_synthesis(
-        store, job, req.mode.value, principal.owner, keep_alive=req.keep_alive
+        store, job, req.mode.value, principal.owner, keep_alive=req.keep_alive, **reference
     )
     return JobAccepted(job_id=job_id, status=JobStatus.queued, status_url=f"/jobs/{job_id}")
 
@@ -61,8 +64,10 @@ def _plausible_id(value: str) -> bool:
     responses=errors(404, 503),
     summary="Job status, error, timings, engine and device",
 )
-def get_job(store: StoreDep, principal: ClientDep, job_id: str = id_param("job")) -> JobInfo:
-    return jobstore.to_info(job_or_404(store, job_id, principal))
+def get_job(
+    store: StoreDep, settler: SettlerDep, principal: ClientDep, job_id: str = id_param("job")
+) -> JobInfo:
+    return jobstore.to_info(settler.job(job_or_404(store, job_id, principal)))
 
 
 @router.get(
@@ -75,9 +80,13 @@ def get_job(store: StoreDep, principal: ClientDep, job_id: str = id_param("job")
     summary="Download the result WAV",
 )
 def get_job_audio(
-    settings: SettingsDep, store: StoreDep, principal: ClientDep, job_id: str = id_param("job")
+    settings: SettingsDep,
+    store: StoreDep,
+    settler: SettlerDep,
+    principal: ClientDep,
+    job_id: str = id_param("job"),
 ) -> FileResponse:
-    record = job_or_404(store, job_id, principal)
+    record = settler.job(job_or_404(store, job_id, principal))
     if record["status"] != JobStatus.completed.value or not record.get("output_file"):
         raise HTTPException(
             409,

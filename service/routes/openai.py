@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from engines.registry import engines_for_voice
 from service import jobs as jobstore
+from service import references
 from service.auth import Principal, require_client
 from service.deps import ClientDep, QuotaDep, SettingsDep, StoreDep, VoicesDep
 from service.encoders import StreamEncoder
@@ -28,6 +29,7 @@ from service.openai_schemas import (
     VoiceListResponse,
     VoiceRef,
 )
+from service.redis_conn import get_raw_redis
 from service.routes.responses import openai_errors
 from service.schemas import JobCreate, JobMode, RequestMode, VoiceStatus
 from service.settings import ServiceSettings
@@ -90,6 +92,7 @@ def _submit(
     principal: Principal,
 ) -> tuple[str, int]:
     job = resolve_job(_as_job(req, settings, voices, principal), settings, voices, principal)
+    reference = references.for_job(get_raw_redis(), voices, job.voice_id, settings.reference_ttl_s)
     job_id = jobstore.enqueue_synthesis(
         store,
         job,
@@ -98,6 +101,7 @@ def _submit(
         speed=req.speed,
         response_format=req.response_format.value,
         keep_alive=req.keep_alive,
+        **reference,
     )
     return job_id, len(job.text)
 

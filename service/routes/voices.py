@@ -8,12 +8,14 @@ from typing import Annotated, Optional
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 
+from service import blobs
 from service import jobs as jobstore
 from service.audio_validation import AudioRejected, sniff
 from service.auth import Principal, require_client
 from service.celery_app import TASK_CLONE
 from service.deps import ClientDep, QuotaDep, SettingsDep, StoreDep, VoicesDep
 from service.jsonbody import StrictJsonRoute
+from service.redis_conn import get_raw_redis
 from service.routes.responses import errors, id_param
 from service.schemas import JobMode, VoiceCloneAccepted, VoiceInfo, VoiceList
 from service.storage import no_space_as_storage_full
@@ -107,6 +109,9 @@ def clone_voice(
         finally:
             tmp.unlink(missing_ok=True)
     try:
+        # The worker fetches the upload from Redis by digest: it shares no volume with the API.
+        upload = voices.upload_path(meta).read_bytes()  # at most MAX_UPLOAD_MB
+        digest = blobs.put(get_raw_redis(), upload, settings.job_ttl_seconds)
         jobstore.enqueue(
             store,
             TASK_CLONE,
@@ -115,6 +120,8 @@ def clone_voice(
             voice_id=meta["voice_id"],
             language=language,
             owner=principal.owner,
+            upload_digest=digest,
+            upload_ext=info.ext,
         )
     except Exception:
         voices.delete(meta["voice_id"])  # never a stored voice that no job will validate
@@ -175,6 +182,8 @@ def get_voice(
 def delete_voice(
     voices: VoicesDep, principal: ClientDep, voice_id: str = id_param("voice")
 ) -> None:
-    voice_or_404(voices, voice_id, principal)
+    meta = voice_or_404(voices, voice_id, principal)
     if not voices.delete(voice_id):
         raise HTTPException(404, f"voice_id: no voice {voice_id!r}")
+    if meta.get("reference_digest"):  # queued jobs of this voice fail instead of using it
+        blobs.delete(get_raw_redis(), meta["reference_digest"])

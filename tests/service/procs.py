@@ -24,6 +24,25 @@ import httpx
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def worker_command(node: str) -> list[str]:
+    """The worker as compose runs it (prefork, one child), named ``node``."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "service.worker",
+        "worker",
+        "--pool=prefork",
+        "--concurrency=1",
+        "-n",
+        node,
+        "--loglevel=INFO",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -136,6 +155,8 @@ class ServiceStack:
             **os.environ,
             "REDIS_URL": self.redis_url,
             "DATA_DIR": str(self.data_dir),
+            # each stack's worker has its own cache, as a worker on its own host would
+            "WORKER_CACHE_DIR": str(self.data_dir.parent / "worker-cache"),
             "API_PORT": str(self.api_port),
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
@@ -153,21 +174,7 @@ class ServiceStack:
     def start_worker(self) -> subprocess.Popen:
         log = open(self.log_dir / f"worker-{time.time():.0f}.log", "ab")
         self.worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "service.worker",
-                "worker",
-                "--pool=prefork",
-                "--concurrency=1",
-                "-n",
-                self.node,
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-            ],
+            worker_command(self.node),
             cwd=REPO_ROOT,
             env=self.env(),
             stdout=log,
@@ -222,3 +229,37 @@ class ServiceStack:
         for proc in (self.api, self.worker):
             if proc is not None:
                 stop_pid(proc)
+
+
+class IsolatedWorker:
+    """A worker of ``stack``'s Redis as on another host: its own node name and cache directory,
+    and a DATA_DIR that does not exist (it shares no volume with the API or other workers)."""
+
+    def __init__(self, stack, name: str, base) -> None:
+        self.node = f"celery@avt-{name}-{uuid.uuid4().hex[:6]}"
+        self.cache = base / f"{name}-cache"
+        self.no_data = base / f"{name}-no-data-volume"
+        log_path = stack.log_dir / f"worker-{name}.log"
+        env = {
+            **stack.env(),
+            "DATA_DIR": str(self.no_data),
+            "WORKER_CACHE_DIR": str(self.cache),
+            "OMP_NUM_THREADS": "1",  # one core per worker: the two cores are the two "GPUs"
+        }
+        self.proc = subprocess.Popen(
+            worker_command(self.node),
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=open(log_path, "ab"),
+            stderr=subprocess.STDOUT,
+        )
+        self.log_path = log_path
+
+    def kill_outright(self) -> None:
+        """SIGKILL to the pool child and the parent at once: no warm shutdown, no requeue."""
+        for pid in [*children(self.proc.pid), self.proc.pid]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait(10)

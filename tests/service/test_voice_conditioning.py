@@ -1,4 +1,5 @@
-"""XTTS conditioning is computed on a voice's first job and read from disk afterwards."""
+"""XTTS conditioning is computed on a voice's first job and read from the worker's own cache
+(keyed by the reference's digest, outside the data volume) afterwards."""
 
 from __future__ import annotations
 
@@ -27,3 +28,6 @@ def test_xtts_conditioning_is_cached_per_voice(make_stack):
             assert r.status_code == 202, r.text
             assert wait_job(c, r.json()["job_id"])["status"] == "completed"
     assert stack.worker_log().count("voice conditioning for xtts read from cache") == 1
+    cached = list((stack.data_dir.parent / "worker-cache").glob("*-conditioning-xtts.pt"))
+    assert len(cached) == 1, cached
+    assert not list(stack.data_dir.rglob("*.pt")), "the worker wrote to the API's data volume"
