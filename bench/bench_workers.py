@@ -38,7 +38,11 @@ from tests.service.procs import (  # noqa: E402  (after the sys.path line: run a
 )
 
 VISIBILITY_S, SWEEP_S = 8, 1
-SENTENCE = "Este e um teste de desempenho com varios trabalhadores."
+# Three sentences: long enough that synthesis, not the API round trips, is most of a job.
+SENTENCE = (
+    "Este e um teste de desempenho com varios trabalhadores. Cada trabalho tem tres frases. "
+    "Assim o tempo de sintese domina o tempo de cada trabalho."
+)
 LONG_TEXT = " ".join(["Um paragrafo longo, para que a sintese dure alguns segundos."] * 12)
 
 
