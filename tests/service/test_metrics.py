@@ -7,12 +7,15 @@ that is a failure so CI can never pass by skipping.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -243,6 +246,36 @@ def test_prometheus_scrapes_job_counts_and_stage_histograms(stack, finished_job,
     finally:
         prometheus.stop()
     assert prometheus.proc.poll() is not None
+
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "docker" / "grafana" / "avops-dashboard.json"
+
+
+def test_grafana_dashboard_queries_run_on_prometheus_and_name_real_metrics(
+    stack, finished_job, token, tmp_path
+):
+    """Every query of the shipped dashboard is valid PromQL to a real Prometheus scraping a real
+    API, and every metric it names is in the exposition (a renamed metric breaks this test, not
+    the operator's dashboard)."""
+    binary, _ = _require_prometheus()
+    exposition = _scrape(stack)
+    exprs = [
+        target["expr"].replace("$__rate_interval", "1m")
+        for panel in json.loads(DASHBOARD.read_text())["panels"]
+        for target in panel["targets"]
+    ]
+    assert len(exprs) >= 10
+    for name in sorted({n for e in exprs for n in re.findall(r"avops_[a-z_]+", e)}):
+        assert f"# TYPE {name}" in exposition or f"\n{name}" in exposition, name
+    prometheus = PrometheusServer(binary, tmp_path, f"127.0.0.1:{stack.api_port}", token).start()
+    try:
+        wait_for(lambda: prometheus.value('up{job="avops"}') == 1, 60, "a scrape", interval=0.5)
+        for expr in exprs:
+            prometheus.query(expr)  # asserts Prometheus answered "success"
+        # rate() needs two scrapes (1 s apart): then the first panel has series
+        wait_for(lambda: prometheus.query(exprs[0]), 30, "requests per second", interval=0.5)
+    finally:
+        prometheus.stop()
 
 
 # --------------------------------------------------------------------------- job counting
