@@ -70,6 +70,7 @@ def open_project(
         docker_host=settings.docker_host,
         environ=process_environment(),
         worker=worker,
+        nvml_snapshot=settings.nvml_snapshot,
     )
 
 

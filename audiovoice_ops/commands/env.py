@@ -20,7 +20,8 @@ from audiovoice_ops.core.errors import ExitCode
 def env(
     ctx: typer.Context,
     services: Annotated[
-        list[str] | None, typer.Argument(help="Services to show (default: all).")
+        list[str] | None,
+        typer.Argument(help="Services to show (default: all); SERVICE:N shows replica N only."),
     ] = None,
     show_secrets: Annotated[
         bool,
@@ -38,15 +39,23 @@ def env(
 ) -> None:
     """Show each service's effective environment and its drift from the running container.
 
-    The environment comes from the compose file and .env with Compose's rules. Exit 1 on drift; the
-    fix is `avops restart SERVICE`, which recreates the container.
+    The environment comes from the compose file and .env with Compose's rules; each replica of a
+    worker per GPU is compared on its own. Exit 1 on drift; the fix is `avops restart SERVICE`
+    (or SERVICE:N), which recreates the container.
     """
     from audiovoice_ops.core.drift import build_env_report
+    from audiovoice_ops.core.replicas import parse_targets
 
     project = open_project(global_options(ctx).settings())
-    for name in services or []:
-        project.stack.service(name)  # unknown service: clear error
-    report = build_env_report(project, services, with_docker=not no_docker)
+    chosen = parse_targets(services, project)  # unknown service or replica: clear error
+    report = build_env_report(project, list(chosen) or None, with_docker=not no_docker)
+    report.services = [
+        s
+        for s in report.services
+        if s.number is None
+        or chosen.get(s.service) is None
+        or s.number in (chosen[s.service] or ())
+    ]
     data = report.to_dict(show_secrets)
     if json_output:
         print_json(data)

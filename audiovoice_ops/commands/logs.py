@@ -14,7 +14,10 @@ COLORS = ("cyan", "magenta", "green", "yellow", "blue", "red")
 
 def logs(
     ctx: typer.Context,
-    services: Annotated[list[str] | None, typer.Argument(help="Services (default: all).")] = None,
+    services: Annotated[
+        list[str] | None,
+        typer.Argument(help="Services (default: all); SERVICE:N shows replica N only."),
+    ] = None,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep streaming new lines (Ctrl-C stops).")
     ] = False,
@@ -31,18 +34,22 @@ def logs(
         bool, typer.Option("--json", help="One JSON object per line: container, line.")
     ] = False,
 ) -> None:
-    """Show logs of one or all services; lines of several containers are merged in time order."""
+    """Show logs of one or all services; lines of several containers are merged in time order.
+
+    A worker with one container per GPU: SERVICE merges every replica, SERVICE:N shows one.
+    """
     from audiovoice_ops.core.logs import follow_lines, recent_lines
+    from audiovoice_ops.core.replicas import parse_targets
 
     project = open_project(global_options(ctx).settings())
-    for name in services or []:
-        project.stack.service(name)
+    chosen = parse_targets(services, project)
     client = project.client
     views = [
         v
         for name, group in project.inventory.services.items()
-        if not services or name in services
+        if not chosen or name in chosen
         for v in group
+        if chosen.get(name) is None or v.number in (chosen[name] or ())
     ]
     if not views:
         console.print("no containers: nothing to show (start the stack with avops rebuild)")

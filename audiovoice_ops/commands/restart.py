@@ -18,7 +18,10 @@ from audiovoice_ops.commands.lifecycle import (
 def restart(
     ctx: typer.Context,
     services: Annotated[
-        list[str] | None, typer.Argument(help="Services to recreate (default: all).")
+        list[str] | None,
+        typer.Argument(
+            help="Services to recreate (default: all); SERVICE:N recreates replica N only."
+        ),
     ] = None,
     gpus: GpusOption = None,
     timeout: TimeoutOption = None,
@@ -36,12 +39,17 @@ def restart(
     """Recreate containers so they pick up the current .env (never `docker restart`).
 
     Stop, remove, create from the current compose file and .env, start, wait healthy: `docker
-    restart` keeps the old environment, which is how LOW_VRAM stayed off.
+    restart` keeps the old environment, which is how LOW_VRAM stayed off. A worker with one
+    container per GPU: `celery` recreates every replica (and removes those past WORKER_GPUS),
+    `celery:1` replica 1 only.
     """
+    from audiovoice_ops.core.replicas import parse_targets
     from audiovoice_ops.core.restart import restart as run_restart
 
     settings = global_options(ctx).settings(gpus=gpus, timeout=timeout)
-    project = open_project(settings, require_env_file=True).connect()
+    project = open_project(settings, require_env_file=True)
+    parse_targets(services, project)  # a bad name: exit 2/3, no lock taken
+    project.connect()
     run_locked_and_report(
         project.name,
         wait_lock,

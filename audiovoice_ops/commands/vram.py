@@ -19,6 +19,8 @@ from audiovoice_ops.commands.common import JsonOption, console, global_options, 
 from audiovoice_ops.core.errors import ExitCode
 
 if TYPE_CHECKING:
+    import docker
+
     from audiovoice_ops.core.apiclient import ApiClient
     from audiovoice_ops.gpu.source import GpuSource
     from audiovoice_ops.gpu.types import GpuSnapshot
@@ -94,6 +96,9 @@ def collect(source: GpuSource, api: ApiClient | None) -> dict[str, Any]:
         "gpu": snapshot.to_dict(),
         "api": None,
     }
+    workers = pinned_workers(source.resolver.client)
+    if workers:  # one worker per GPU: which holds which (absent otherwise, as before)
+        frame["workers"] = workers
     if api is not None:
         result = api.vram()
         published = result.parsed  # engines.contracts.VramResponse when the answer was ok
@@ -114,6 +119,27 @@ def collect(source: GpuSource, api: ApiClient | None) -> dict[str, Any]:
                 event=published.event,
             )
     return frame
+
+
+def pinned_workers(client: docker.DockerClient | None) -> dict[str, list[str]]:
+    """GPU (index or UUID) -> the running worker containers avops pinned to it, one worker per
+    GPU (label ``io.avops.gpu``, core/replicas.py): which worker holds which GPU even before it
+    made a CUDA context. Empty without an engine."""
+    from audiovoice_ops.core import labels as L
+
+    if client is None:
+        return {}
+    try:
+        summaries = client.api.containers(filters={"label": L.REPLICA_GPU})
+    except Exception:  # noqa: BLE001  (the GPU view works without names; the engine went away)
+        return {}
+    pinned: dict[str, list[str]] = {}
+    for summary in summaries:
+        gpu = (summary.get("Labels") or {}).get(L.REPLICA_GPU)
+        names = summary.get("Names") or ["?"]
+        if gpu and gpu != "none":
+            pinned.setdefault(gpu, []).append(names[0].lstrip("/"))
+    return {gpu: sorted(names) for gpu, names in pinned.items()}
 
 
 def run_watch(
@@ -175,7 +201,7 @@ def render_frame(frame: dict[str, Any]) -> Group:
     parts: list[Any] = []
     snapshot = GpuSnapshot.from_dict(frame["gpu"])
     if snapshot.available:
-        parts.append(gpu_table(snapshot))
+        parts.append(gpu_table(snapshot, frame.get("workers") or {}))
         parts.append(process_table(snapshot))
     else:
         parts.append(
@@ -199,7 +225,8 @@ def _style_for(fraction: float) -> str:
     return "red" if fraction >= 0.9 else "yellow" if fraction >= 0.7 else "green"
 
 
-def gpu_table(snapshot: GpuSnapshot) -> Table:
+def gpu_table(snapshot: GpuSnapshot, workers: dict[str, list[str]] | None = None) -> Table:
+    """One row per GPU; ``workers`` (``pinned_workers``) adds the worker column."""
     title = f"GPUs (driver {snapshot.driver_version}, CUDA {snapshot.cuda_driver_version})"
     table = Table(title=title, title_justify="left")
     columns: tuple[tuple[str, JustifyMethod], ...] = (
@@ -211,10 +238,13 @@ def gpu_table(snapshot: GpuSnapshot) -> Table:
         ("temp", "right"),
         ("power", "right"),
     )
+    if workers:
+        columns += (("worker", "left"),)
     for column, justify in columns:
         table.add_column(column, justify=justify, no_wrap=column == "memory")
     for gpu in snapshot.gpus:
         fraction = gpu.memory_used_mib / gpu.memory_total_mib if gpu.memory_total_mib else 0.0
+        holders = (workers or {}).get(str(gpu.index), []) + (workers or {}).get(gpu.uuid, [])
         table.add_row(
             str(gpu.index),
             f"{gpu.name}\n[dim]cc {gpu.compute_cap or '?'}[/]",
@@ -225,6 +255,7 @@ def gpu_table(snapshot: GpuSnapshot) -> Table:
             f"{_opt(gpu.power_draw_w, 'W')} / {_opt(gpu.power_limit_w, 'W')}"
             if gpu.power_limit_w
             else _opt(gpu.power_draw_w, "W"),
+            *(["\n".join(holders) or "[dim]-[/]"] if workers else []),
         )
     return table
 

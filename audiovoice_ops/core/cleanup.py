@@ -112,6 +112,16 @@ def cleanup_plan(
     return plan
 
 
+def containers_plan(project: Project, views: list[ContainerView]) -> CleanupPlan:
+    """Removing just these containers of the project (a replica being recreated, surplus
+    replicas, leftovers): networks, images and volumes stay."""
+    return CleanupPlan(
+        project=project.name,
+        whole_project=False,
+        containers=[Action("container", v.name, v.id) for v in views],
+    )
+
+
 def refuse_squatters(plan: CleanupPlan) -> None:
     """The squatter policy: a foreign container holding one of the project's names stops the run
     (removing ours and recreating them would fail on the name, or worse, confuse the two)."""

@@ -25,6 +25,8 @@ class ContainerView:
     started_at: datetime | None
     env: dict[str, str] = field(repr=False)
     gpu: bool = False
+    # What the device requests grant: their device ids, "all" for a count of -1 (the whole host).
+    gpu_devices: list[str] = field(default_factory=list)
     user: str = ""  # Config.User: "" means the image's default, root unless the image sets USER
 
     @property
@@ -45,6 +47,11 @@ class ContainerView:
             return int(self.labels.get(L.CONTAINER_NUMBER, "1"))
         except ValueError:
             return 1
+
+    @property
+    def planned_gpu(self) -> str | None:
+        """The GPU avops pinned this replica to (``none``: a CPU worker); None: not a replica."""
+        return self.labels.get(L.REPLICA_GPU)
 
     @property
     def running(self) -> bool:
@@ -76,8 +83,20 @@ class ContainerView:
             started_at=parse_docker_time(state.get("StartedAt")),
             env=env_to_dict(config.get("Env") or []),
             gpu=bool(host_config.get("DeviceRequests")),
+            gpu_devices=granted_devices(host_config.get("DeviceRequests") or []),
             user=config.get("User") or "",
         )
+
+
+def granted_devices(requests: list[dict]) -> list[str]:
+    devices: list[str] = []
+    for request in requests:
+        devices += request.get("DeviceIDs") or []
+        if request.get("Count") == -1:
+            devices.append("all")
+        elif request.get("Count"):
+            devices.append(f"{request['Count']} GPU(s)")
+    return devices
 
 
 def env_to_dict(entries: list[str]) -> dict[str, str]:

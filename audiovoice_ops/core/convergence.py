@@ -2,7 +2,8 @@
 
 Shared by ``rebuild`` and ``restart``; tests use it to make real project containers. Every
 container gets Compose's labels (project, service, number, one-off, working dir, config files,
-config hash) so ``docker compose`` sees it as its own.
+config hash) so ``docker compose`` sees it as its own. A replica pinned to a GPU
+(``core/replicas.py``) gets a ``DeviceRequest`` for that device only, and ``io.avops.gpu``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from audiovoice_ops.core import labels as L
+from audiovoice_ops.core.replicas import Replica
 from audiovoice_ops.core.resources import network_name, service_networks, volume_name
 from audiovoice_ops.core.stack import Stack
 from audiovoice_ops.core.stack.model import DeviceReservation, Healthcheck, Service
@@ -29,8 +31,12 @@ def container_name(stack: Stack, service: str, number: int = 1) -> str:
     return stack.service(service).container_name or f"{stack.project}-{service}-{number}"
 
 
-def container_labels(stack: Stack, service: str, number: int = 1) -> dict[str, str]:
+def container_labels(
+    stack: Stack, service: str, number: int = 1, replica: Replica | None = None
+) -> dict[str, str]:
     svc = stack.service(service)
+    placement = replica.placement if replica else None
+    own = {L.REPLICA_GPU: replica.gpu or "none"} if replica and placement else {}
     return {
         **{k: v or "" for k, v in svc.labels.items()},
         L.PROJECT: stack.project,
@@ -39,32 +45,58 @@ def container_labels(stack: Stack, service: str, number: int = 1) -> dict[str, s
         L.ONEOFF: "False",
         L.WORKING_DIR: str(stack.project_dir),
         L.CONFIG_FILES: str(stack.compose_file),
-        L.CONFIG_HASH: stack.config_hash(service),
+        L.CONFIG_HASH: stack.config_hash(service, placement),
         L.VERSION: L.COMPOSE_VERSION_VALUE,
         L.MANAGED_BY: L.MANAGED_BY_VALUE,
+        **own,
     }
 
 
 def create_container(
-    client: docker.DockerClient, stack: Stack, service: str, number: int = 1, with_gpus: bool = True
+    client: docker.DockerClient,
+    stack: Stack,
+    service: str,
+    number: int = 1,
+    with_gpus: bool = True,
+    replica: Replica | None = None,
 ) -> str:
-    """Create (not start) the service's container; returns its id. Networks and volumes must exist."""
+    """Create (not start) the service's container; returns its id. Networks and volumes must exist.
+    ``replica`` (default: number ``number`` as the file says) decides its name and device."""
+    replica = replica or Replica(service, number)
+    kwargs = create_arguments(client, stack, replica, with_gpus)
+    svc = stack.service(service)
+    networks = service_networks(stack, service)
+    container_id = client.api.create_container(**kwargs)["Id"]
+    for extra in networks[1:]:
+        client.api.connect_container_to_network(
+            container_id, network_name(stack, extra), aliases=endpoint_aliases(svc, service, extra)
+        )
+    return container_id
+
+
+def create_arguments(
+    client: docker.DockerClient, stack: Stack, replica: Replica, with_gpus: bool
+) -> dict[str, Any]:
+    """What ``create_container`` sends to the engine for ``replica`` (no engine call: tests
+    inspect the device requests on a host without GPUs)."""
+    service, number = replica.service, replica.number
     svc = stack.service(service)
     networks = service_networks(stack, service)
     primary = networks[0] if networks else None
+    config = host_config(stack, service, with_gpus, replica)
     kwargs: dict[str, Any] = {
         "image": image_name(stack, service),
         "name": container_name(stack, service, number),
         "command": svc.command,
         "entrypoint": svc.entrypoint,
         "environment": stack.effective_environment(service),
-        "labels": container_labels(stack, service, number),
+        "labels": container_labels(stack, service, number, replica),
         "ports": [(p.target, p.protocol) for p in svc.ports] or None,
         "user": svc.user,
         "working_dir": svc.working_dir,
         "stop_signal": svc.stop_signal,
         "healthcheck": healthcheck_config(svc.healthcheck),
-        "host_config": client.api.create_host_config(**host_config(stack, service, with_gpus)),
+        "host_config": client.api.create_host_config(**config),
     }
     if svc.stop_grace_period is not None:
         kwargs["stop_timeout"] = int(svc.stop_grace_period)
@@ -76,12 +108,7 @@ def create_container(
                 )
             }
         )
-    container_id = client.api.create_container(**kwargs)["Id"]
-    for extra in networks[1:]:
-        client.api.connect_container_to_network(
-            container_id, network_name(stack, extra), aliases=endpoint_aliases(svc, service, extra)
-        )
-    return container_id
+    return kwargs
 
 
 def endpoint_aliases(svc: Service, service: str, network: str) -> list[str]:
@@ -89,7 +116,9 @@ def endpoint_aliases(svc: Service, service: str, network: str) -> list[str]:
     return [service, *extra]
 
 
-def host_config(stack: Stack, service: str, with_gpus: bool) -> dict[str, Any]:
+def host_config(
+    stack: Stack, service: str, with_gpus: bool, replica: Replica | None = None
+) -> dict[str, Any]:
     from docker.types import Mount
 
     svc = stack.service(service)
@@ -107,9 +136,24 @@ def host_config(stack: Stack, service: str, with_gpus: bool) -> dict[str, Any]:
         "cap_drop": svc.cap_drop or None,
         "cap_add": svc.cap_add or None,
     }
-    if with_gpus and svc.gpu_devices:
-        config["device_requests"] = [device_request(d) for d in svc.gpu_devices]
+    requests = device_requests(svc, replica or Replica(service))
+    if with_gpus and requests:
+        config["device_requests"] = requests
     return config
+
+
+def device_requests(svc: Service, replica: Replica) -> list:
+    """The file's reservations; for a pinned replica the same driver and capabilities, for its
+    one device only (Docker takes ``count`` or ``device_ids``, not both); none for a CPU one."""
+    if replica.cpu:
+        return []
+    if replica.gpu is None:
+        return [device_request(d) for d in svc.gpu_devices]
+    template = next(iter(svc.gpu_devices), None) or DeviceReservation(
+        driver="nvidia", capabilities=["gpu"]
+    )
+    pinned = template.model_copy(update={"count": None, "device_ids": [replica.gpu]})
+    return [device_request(pinned)]
 
 
 def port_bindings(svc: Service) -> dict[str, Any]:

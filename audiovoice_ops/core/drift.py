@@ -45,12 +45,16 @@ class ServiceEnv:
     container: str | None
     environment: dict[str, str]
     drift: list[Drift] = field(default_factory=list)
+    # ``celery:2`` when the service has several containers (one worker per GPU): the restart
+    # target that recreates this one only.
+    target: str | None = None
+    number: int | None = None  # the container's replica number (None: no container)
 
     @property
     def fix(self) -> str | None:
         if self.container is None:
             return f"avops rebuild --service {self.service}"
-        return f"avops restart {self.service}" if self.drift else None
+        return f"avops restart {self.target or self.service}" if self.drift else None
 
 
 @dataclass
@@ -68,6 +72,7 @@ class EnvReport:
             return {
                 "service": s.service,
                 "container": s.container,
+                "replica": s.target,
                 "environment": {k: mask(k, v, show_secrets) for k, v in s.environment.items()},
                 "drift": [
                     {
@@ -106,8 +111,10 @@ def build_env_report(
             continue
         for view in views:
             baseline = image_env.setdefault(view.image_id, _image_environment(client, view))
+            drift = compare(expected, view.env, baseline)
+            target = f"{name}:{view.number}" if len(views) > 1 else None
             report.services.append(
-                ServiceEnv(name, view.name, expected, compare(expected, view.env, baseline))
+                ServiceEnv(name, view.name, expected, drift, target, view.number)
             )
     return report
 

@@ -48,6 +48,12 @@ class ConfigError(AvopsError):
     exit_code = ExitCode.CONFIG
 
 
+class UsageError(AvopsError):
+    """A command-line argument names something that does not exist (``restart celery:9``)."""
+
+    exit_code = ExitCode.USAGE
+
+
 class ComposeFileError(ConfigError):
     pass
 

@@ -21,6 +21,9 @@ MANAGED_BY = f"{AVOPS_PREFIX}.managed-by"
 # Set on images avops built, so cleanup removes exactly those and nothing merely named alike.
 BUILT_FOR_PROJECT = f"{AVOPS_PREFIX}.built-for-project"
 BUILT_FOR_SERVICE = f"{AVOPS_PREFIX}.built-for-service"
+# The GPU a replica is pinned to (``0``, a UUID) or ``none`` (a CPU worker): what it was planned
+# to get, shown by status even where ``--gpus off`` stripped the device request.
+REPLICA_GPU = f"{AVOPS_PREFIX}.gpu"
 
 MANAGED_BY_VALUE = "avops"
 # The compose version we claim in labels; compose v1/v2 only read it for display.

@@ -9,12 +9,15 @@
 - the observed inventory, read on first use and re-read only by ``refresh_inventory()`` (a step
   that changed the engine says so; the others share one reading);
 - the worker and API services (``core/stack/roles.py``);
-- the ``.env`` facts, LOW_VRAM among them (``core/envfacts.py``).
+- the ``.env`` facts, LOW_VRAM among them (``core/envfacts.py``);
+- the replica plan: one container per GPU for a service with ``x-avops-gpus``
+  (``core/replicas.py``), resolved against NVML (or ``AVOPS_NVML_SNAPSHOT``) on first use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from audiovoice_ops.core.envfacts import EnvFacts
@@ -25,7 +28,9 @@ if TYPE_CHECKING:
     import docker
 
     from audiovoice_ops.core.inventory import Inventory
+    from audiovoice_ops.core.replicas import ReplicaPlan
     from audiovoice_ops.core.stack import Stack
+    from audiovoice_ops.gpu.types import GpuSnapshot
 
 
 class Project:
@@ -37,6 +42,7 @@ class Project:
         environ: Mapping[str, str] | None = None,
         worker: str | None = None,
         client: docker.DockerClient | None = None,
+        nvml_snapshot: Path | None = None,
     ):
         self.stack = stack
         self.docker_host = docker_host
@@ -47,6 +53,8 @@ class Project:
         self._client = client
         self._inventory: Inventory | None = None
         self._env: EnvFacts | None = None
+        self.nvml_snapshot = nvml_snapshot  # a recorded reading instead of NVML (tests, demos)
+        self._replicas: ReplicaPlan | None = None
 
     @classmethod
     def attach(cls, client: docker.DockerClient, stack: Stack) -> Project:
@@ -102,3 +110,24 @@ class Project:
         if self._env is None:
             self._env = EnvFacts.read(self.stack.env_file, self.environ)
         return self._env
+
+    # ------------------------------------------------------------------ replicas
+    @property
+    def replicas(self) -> ReplicaPlan:
+        """Each service's replicas (one per GPU for ``x-avops-gpus``), resolved once."""
+        if self._replicas is None:
+            from audiovoice_ops.core.replicas import plan_replicas
+
+            self._replicas = plan_replicas(self.stack, self.read_gpus)
+        return self._replicas
+
+    def read_gpus(self) -> GpuSnapshot:
+        """The host's GPUs: the recorded snapshot when one is set, else NVML (no driver: a
+        snapshot that says so)."""
+        if self.nvml_snapshot is not None:
+            from audiovoice_ops.gpu.types import load_snapshot
+
+            return load_snapshot(self.nvml_snapshot)
+        from audiovoice_ops.gpu.nvml import read_snapshot
+
+        return read_snapshot()

@@ -23,14 +23,15 @@ from typing import Any, cast
 
 from audiovoice_ops.core import labels as L
 from audiovoice_ops.core.build import ImageJobs
-from audiovoice_ops.core.cleanup import Action, CleanupPlan, cleanup_plan, run_cleanup
+from audiovoice_ops.core.cleanup import cleanup_plan, containers_plan, run_cleanup
 from audiovoice_ops.core.convergence import image_name
 from audiovoice_ops.core.project import Project
+from audiovoice_ops.core.replicas import Replica
 from audiovoice_ops.core.reporter import Reporter
 from audiovoice_ops.core.stack import Stack
 from audiovoice_ops.core.stack.dependencies import dependents_closure
 from audiovoice_ops.core.status import StatusReport, project_status
-from audiovoice_ops.core.up import up_services
+from audiovoice_ops.core.up import Chosen, up_services
 
 
 def selected_services(stack: Stack, only: list[str] | None) -> list[str]:
@@ -88,27 +89,32 @@ def rolling_rebuild(
         run_cleanup(project, plan)  # raises Refused, touching nothing
     reporter.phase("build (the running stack keeps serving)")
     image_jobs(project, reporter, targets, nocache).wait_all()
-    stale = [service for service in targets if not up_to_date(project, service)]
+    stale = stale_replicas(project, targets)
     reporter.phase(
         "recreate" if stale else "recreate: every container runs the current image and config"
     )
 
-    def replace(service: str) -> None:
-        old = cleanup_plan(
-            project, services=[service], force=True
-        )  # stop_grace_period: a warm shutdown
-        if old.containers:
-            reporter.cleaned(run_cleanup(project, old))
+    def replace(replica: Replica) -> None:
+        # One replica at a time: the others keep serving. stop_grace_period: a warm shutdown.
+        old = [
+            v
+            for v in project.inventory.services.get(replica.service) or []
+            if v.number == replica.number
+        ]
+        if old:
+            reporter.cleaned(run_cleanup(project, containers_plan(project, old)))
 
     up_services(
         project,
-        stale,
+        list(stale),
         gpus=gpus,
         timeout=timeout,
         warn=reporter.warn,
         on_started=reporter.started,
         before_start=replace,
+        replicas=stale,
     )
+    remove_surplus(project, reporter, targets)
     if not scoped:  # like the clean path, whose cleanup is limited to the chosen services too
         remove_leftovers(project, reporter)
 
@@ -140,7 +146,7 @@ def clean_rebuild(
         timeout=timeout,
         warn=reporter.warn,
         on_started=reporter.started,
-        before_start=jobs.ready,
+        before_start=lambda replica: jobs.ready(replica.service),
         ready_first=jobs.is_ready,
     )
 
@@ -159,17 +165,44 @@ def image_jobs(
     )
 
 
-def up_to_date(project: Project, service: str) -> bool:
-    """One running, not unhealthy container, made from the service's current image and configuration
-    (Compose's config hash): recreating it would change nothing, so the rolling path keeps it serving."""
-    containers = project.inventory.services.get(service) or []
+def stale_replicas(project: Project, targets: list[str]) -> Chosen:
+    """Service -> the numbers of its replicas to recreate; services with none are left out."""
+    stale: Chosen = {}
+    for service in targets:
+        numbers = {r.number for r in project.replicas.of(service) if not up_to_date(project, r)}
+        if numbers:
+            stale[service] = numbers
+    return stale
+
+
+def up_to_date(project: Project, replica: Replica) -> bool:
+    """One running, not unhealthy container for the replica, made from the service's current image
+    and configuration (Compose's config hash, with the replica's GPU): recreating it would change
+    nothing, so the rolling path keeps it serving."""
+    service = replica.service
+    containers = [
+        v for v in project.inventory.services.get(service) or [] if v.number == replica.number
+    ]
     if len(containers) != 1 or not containers[0].running or containers[0].health == "unhealthy":
         return False
     container = containers[0]
     current_image = project.client.api.inspect_image(image_name(project.stack, service))["Id"]
     return container.image_id == current_image and container.labels.get(
         L.CONFIG_HASH
-    ) == project.stack.config_hash(service)
+    ) == project.stack.config_hash(service, replica.placement)
+
+
+def remove_surplus(project: Project, reporter: Reporter, services: list[str]) -> None:
+    """Replicas past the plan (``WORKER_GPUS`` went from ``0,1`` to ``0``): removed, after the
+    planned ones are up."""
+    inventory = project.refresh_inventory()
+    surplus = [
+        view
+        for service in services
+        for view in project.replicas.surplus(service, inventory.services.get(service) or [])
+    ]
+    if surplus:
+        reporter.cleaned(run_cleanup(project, containers_plan(project, surplus)))
 
 
 def remove_leftovers(project: Project, reporter: Reporter) -> None:
@@ -179,12 +212,7 @@ def remove_leftovers(project: Project, reporter: Reporter) -> None:
     inventory = project.refresh_inventory()
     leftovers = inventory.orphans + inventory.oneoffs
     if leftovers:
-        plan = CleanupPlan(
-            project=project.name,
-            whole_project=False,
-            containers=[Action("container", c.name, c.id) for c in leftovers],
-        )
-        reporter.cleaned(run_cleanup(project, plan))
+        reporter.cleaned(run_cleanup(project, containers_plan(project, leftovers)))
     project.client.api.prune_images(
         filters={"label": f"{L.BUILT_FOR_PROJECT}={project.name}", "dangling": True}
     )

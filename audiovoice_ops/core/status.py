@@ -1,4 +1,6 @@
-"""``avops status`` as data: per-service rows and the invariants the old scripts checked by hand."""
+"""``avops status`` as data: per-container rows and the invariants the old scripts checked by hand,
+per replica: exactly one container for each (service, replica) the plan has (``core/replicas.py``;
+a plain service has one replica), none past it."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from audiovoice_ops.core.containers import ContainerView
 
 if TYPE_CHECKING:
     from audiovoice_ops.core.project import Project
+    from audiovoice_ops.core.replicas import ReplicaPlan
 
 
 @dataclass
@@ -23,6 +26,9 @@ class ContainerRow:
     uptime_seconds: float | None
     gpu: bool
     gpu_requested: bool  # the compose file reserves a GPU for this service
+    replica: int = 1
+    gpu_devices: list[str] = field(default_factory=list)  # granted: ids, or "all"
+    planned_gpu: str | None = None  # the GPU avops pinned the replica to ("none": CPU worker)
 
     @classmethod
     def of(cls, service: str, view: ContainerView, gpu_requested: bool) -> ContainerRow:
@@ -37,12 +43,15 @@ class ContainerRow:
             uptime_seconds=view.uptime_seconds(),
             gpu=view.gpu,
             gpu_requested=gpu_requested,
+            replica=view.number,
+            gpu_devices=view.gpu_devices,
+            planned_gpu=view.planned_gpu,
         )
 
 
 @dataclass
 class Problem:
-    kind: str  # missing | duplicate | orphan | squatter | not_running | unhealthy
+    kind: str  # missing | duplicate | surplus | orphan | squatter | not_running | unhealthy
     subject: str
     message: str
 
@@ -70,12 +79,13 @@ class StatusReport:
 
 def project_status(project: Project) -> StatusReport:
     """The report on ``project.inventory`` as last read (refresh it first after a change)."""
-    stack, inventory = project.stack, project.inventory
+    stack, inventory, plan = project.stack, project.inventory, project.replicas
     report = StatusReport(project=stack.project, compose_file=str(stack.compose_file))
     for service, views in inventory.services.items():
         gpu_requested = bool(stack.service(service).gpu_devices)
         report.rows.extend(ContainerRow.of(service, v, gpu_requested) for v in views)
-        report.problems.extend(_service_problems(service, views))
+        report.problems.extend(replica_problems(service, views, plan))
+        report.problems.extend(_health_problems(views))
     for orphan in inventory.orphans:
         report.rows.append(ContainerRow.of(orphan.service or "?", orphan, False))
         report.problems.append(
@@ -95,19 +105,55 @@ def project_status(project: Project) -> StatusReport:
     return report
 
 
-def _service_problems(service: str, views: list[ContainerView]) -> list[Problem]:
-    if not views:
+def replica_problems(service: str, views: list[ContainerView], plan: ReplicaPlan) -> list[Problem]:
+    """Missing and duplicate replicas, and containers past the plan. A plain service has one
+    replica: a second container there is a duplicate, as before replicas existed."""
+    numbers = plan.numbers(service)
+    replicated = service in plan.reasons
+    if not views and not replicated:
         return [Problem("missing", service, f"service {service!r} has no container")]
     problems = []
-    if len(views) > 1:
+    for number in numbers:
+        mine = [v for v in views if v.number == number]
+        subject = f"{service}:{number}" if replicated else service
+        if not mine:
+            problems.append(
+                Problem(
+                    "missing",
+                    subject,
+                    f"replica {subject} has no container ({_why(plan, service)})",
+                )
+            )
+        elif len(mine) > 1:
+            names = ", ".join(v.name for v in mine)
+            problems.append(
+                Problem(
+                    "duplicate",
+                    subject,
+                    f"{subject} has {len(mine)} containers ({names}); expected exactly one",
+                )
+            )
+    surplus = plan.surplus(service, views)
+    if surplus:
         names = ", ".join(v.name for v in views)
         problems.append(
             Problem(
-                "duplicate",
+                "surplus" if replicated else "duplicate",
                 service,
-                f"service {service!r} has {len(views)} containers ({names}); expected exactly one",
+                f"service {service!r} has {len(views)} containers ({names}); expected "
+                f"{len(numbers)} ({_why(plan, service)}); avops restart {service} removes "
+                + ", ".join(v.name for v in surplus),
             )
         )
+    return problems
+
+
+def _why(plan: ReplicaPlan, service: str) -> str:
+    return plan.reasons.get(service) or "exactly one"
+
+
+def _health_problems(views: list[ContainerView]) -> list[Problem]:
+    problems = []
     for view in views:
         if not view.running:
             problems.append(

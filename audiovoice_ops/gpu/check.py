@@ -31,6 +31,7 @@ from engines.precision import fp16_supported
 if TYPE_CHECKING:
     import docker
 
+    from audiovoice_ops.core.containers import ContainerView
     from audiovoice_ops.core.project import Project
 
 PROBE_LABEL = f"{L.AVOPS_PREFIX}.probe"
@@ -308,11 +309,12 @@ def check_container(project: Project | None, host_has_gpu: bool) -> Layer:
             f"start the stack (avops rebuild --service {service})",
             {"service": service},
         )
-    view = views[0]
+    view = views[0]  # one worker per GPU: the probe runs in replica 1, the others are listed
     details: dict[str, Any] = {
         "service": service,
         "container": view.name,
         "gpu_requested": view.gpu,
+        "workers": [worker_gpu(v) for v in views],
     }
     try:
         result = client.api.exec_create(
@@ -350,11 +352,13 @@ def check_container(project: Project | None, host_has_gpu: bool) -> Layer:
         )
     details["cuda_check"] = report
     if report.get("available"):
+        others = "; ".join(f"{w['container']} on {w['gpu']}" for w in details["workers"][1:])
         return Layer(
             "container",
             "pass",
             f"{view.name}: torch {report.get('torch_version')} sees {report.get('device_name')} "
-            f"(CUDA {report.get('cuda_version')}, {report.get('free_vram_mb')}/{report.get('total_vram_mb')} MB free)",
+            f"(CUDA {report.get('cuda_version')}, {report.get('free_vram_mb')}/{report.get('total_vram_mb')} MB free)"
+            + (f"; other workers: {others}" if others else ""),
             details=details,
         )
     notes = "; ".join(report.get("notes") or [])
@@ -372,6 +376,18 @@ def check_container(project: Project | None, host_has_gpu: bool) -> Layer:
         fix,
         details,
     )
+
+
+def worker_gpu(view: ContainerView) -> dict[str, Any]:
+    """Which GPU a worker container holds: its device request's ids (``all``: every GPU), else
+    the GPU avops planned for it (``core/replicas.py``; ``none``: a CPU worker)."""
+    if view.gpu_devices:
+        gpu = ", ".join(d if d == "all" else f"GPU {d}" for d in view.gpu_devices)
+    elif view.planned_gpu not in (None, "none"):
+        gpu = f"no GPU (GPU {view.planned_gpu} planned)"
+    else:
+        gpu = "no GPU"
+    return {"container": view.name, "replica": view.number, "gpu": gpu}
 
 
 def _parse_report(stdout: str) -> dict | None:

@@ -233,13 +233,13 @@ def test_compose_loads_through_avops_stack_model():
     stack = load_stack(REPO_ROOT / "docker" / "compose.yml", REPO_ROOT / ".env.example", {})
     assert stack.startup_order.index("redis") < stack.startup_order.index("api")
     names = {s: stack.service(s).container_name for s in ("api", "celery", "redis")}
-    assert names == {
-        "api": "audio-voice-api",
-        "celery": "audio-voice-celery",
-        "redis": "audio-voice-redis",
-    }
+    # the worker has no fixed name: avops makes <project>-celery-N, one per GPU (WORKER_GPUS)
+    assert names == {"api": "audio-voice-api", "celery": None, "redis": "audio-voice-redis"}
     celery = stack.service("celery")
+    assert celery.gpu_replicas == "all"
     assert celery.gpu_devices, "the worker must reserve the GPU"
+    # stateless: the worker mounts the models volume only, never the API's data volume
+    assert [v.target for v in celery.volumes] == ["/app/models"], celery.volumes
     assert "--concurrency=1" in celery.command and "--pool=prefork" in celery.command
     for svc in ("api", "celery", "redis"):
         assert stack.service(svc).healthcheck is not None
@@ -272,14 +272,14 @@ def test_avops_rebuild_brings_the_stack_up_healthy(docker_client, stack_project)
         + result.stderr[-3000:]
         + _health_from_inside(docker_client, f"{p['name']}-api")
     )
-    for svc in ("api", "celery", "redis"):
+    for svc in ("api", "celery-1", "redis"):
         state = docker_client.api.inspect_container(f"{p['name']}-{svc}")["State"]
         assert state["Health"]["Status"] == "healthy", (svc, state)
     api = docker_client.api.inspect_container(f"{p['name']}-api")
     assert api["Config"]["User"] == "10001:10001"  # non-root
     # Safe defaults: loopback-only publish (API_BIND_ADDRESS default), hardening on all three.
     assert api["HostConfig"]["PortBindings"]["8005/tcp"][0]["HostIp"] == "127.0.0.1"
-    for svc in ("api", "celery", "redis"):
+    for svc in ("api", "celery-1", "redis"):
         info = docker_client.api.inspect_container(f"{p['name']}-{svc}")
         host = info["HostConfig"]
         assert info["Config"]["User"] not in ("", "0", "root", "0:0"), (svc, info["Config"]["User"])
@@ -315,7 +315,7 @@ def test_avops_rebuild_brings_the_stack_up_healthy(docker_client, stack_project)
         vram = c.get("/admin/vram").json()
         assert vram["vram"]["available"] is False and vram["age_seconds"] < 30
     ping = docker_client.api.exec_create(
-        f"{p['name']}-celery", ["python", "-m", "service.healthcheck", "worker"]
+        f"{p['name']}-celery-1", ["python", "-m", "service.healthcheck", "worker"]
     )
     out = docker_client.api.exec_start(ping).decode()
     assert "pong" in out, out

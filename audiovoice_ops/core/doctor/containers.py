@@ -1,4 +1,5 @@
-"""Checklist "Containers": one per service, healthy, no orphans, no <none> images, no env drift."""
+"""Checklist "Containers": one per service (per replica), healthy, no orphans, no <none> images,
+no env drift."""
 
 from __future__ import annotations
 
@@ -19,25 +20,44 @@ def _docker_down(id: str, group: str, title: str, src: Sources) -> Check:
 
 
 def check_containers(src: Sources) -> Check:
-    title = "exactly one container per service"
+    from audiovoice_ops.core.errors import ConfigError
+
+    title = "exactly one container per service (per replica for a worker per GPU)"
     if src.inventory is None:
         return _docker_down("containers.count", "containers", title, src)
-    missing = [s for s, views in src.inventory.services.items() if not views]
-    dupes = {
-        s: [v.name for v in views] for s, views in src.inventory.services.items() if len(views) > 1
-    }
-    if missing or dupes:
+    try:
+        plan = src.project.replicas
+    except ConfigError as exc:  # a bad WORKER_GPUS is this check's finding, not the end of doctor
+        return Check("containers.count", "containers", title, FAIL, exc.message, exc.hint or "")
+    missing, crowded = [], []
+    for service, views in src.inventory.services.items():
+        numbers = plan.numbers(service)
+        if not views:
+            missing.append(service)
+            continue
+        missing += [f"{service}:{n}" for n in numbers if all(v.number != n for v in views)]
+        duplicated = len({v.number for v in views}) < len(views)
+        if duplicated or plan.surplus(service, views):
+            names = ", ".join(v.name for v in views)
+            crowded.append(f"{service} has {len(views)} ({names}) for {len(numbers)} replica(s)")
+    if missing or crowded:
         parts = [f"no container for {', '.join(missing)}"] if missing else []
-        parts += [f"{s} has {len(names)} ({', '.join(names)})" for s, names in dupes.items()]
         return Check(
-            "containers.count", "containers", title, FAIL, "; ".join(parts), "avops rebuild"
+            "containers.count",
+            "containers",
+            title,
+            FAIL,
+            "; ".join(parts + crowded),
+            "avops rebuild",
         )
+    replicated = [f"{s}: {len(plan.of(s))} ({why})" for s, why in plan.reasons.items()]
     return Check(
         "containers.count",
         "containers",
         title,
         PASS,
-        f"{len(src.inventory.services)} services, one container each",
+        f"{len(src.inventory.services)} services, one container each"
+        + (f" per replica ({'; '.join(replicated)})" if replicated else ""),
     )
 
 

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from audiovoice_ops.core.envfile import read_env_file
 from audiovoice_ops.core.errors import ComposeFileError, ConfigError
 from audiovoice_ops.core.interpolation import InterpolationError, interpolate_tree
-from audiovoice_ops.core.stack.model import ComposeFile, Service
+from audiovoice_ops.core.stack.model import GPU_REPLICAS_KEY, ComposeFile, Service
 from audiovoice_ops.core.stack.yamlfile import read_compose_yaml
 
 
@@ -79,12 +79,15 @@ class Stack:
                 env[key] = self.variables[key]
         return env
 
-    def config_hash(self, name: str) -> str:
-        """A stable digest of everything that defines the service's container."""
-        payload = {
+    def config_hash(self, name: str, placement: str | None = None) -> str:
+        """A stable digest of everything that defines the service's container; ``placement`` is a
+        replica's own device (``gpu:0``, ``cpu``; core/replicas.py), None for a plain service."""
+        payload: dict[str, object] = {
             "service": self.service(name).model_dump(mode="json"),
             "environment": self.effective_environment(name),
         }
+        if placement is not None:
+            payload["placement"] = placement
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     @cached_property
@@ -142,13 +145,18 @@ def _interpolation_variables(
 
 
 def _drop_extensions(data: dict) -> dict:
-    """Remove ``x-*`` extension fields (top level and per service); they are for YAML anchors."""
+    """Remove ``x-*`` extension fields (top level and per service); they are for YAML anchors.
+    The service key ``x-avops-gpus`` is kept: avops reads it (one container per GPU)."""
     cleaned = {k: v for k, v in data.items() if not str(k).startswith("x-")}
     services = cleaned.get("services")
     if isinstance(services, dict):
         cleaned["services"] = {
             name: (
-                {k: v for k, v in svc.items() if not str(k).startswith("x-")}
+                {
+                    k: v
+                    for k, v in svc.items()
+                    if not str(k).startswith("x-") or k == GPU_REPLICAS_KEY
+                }
                 if isinstance(svc, dict)
                 else svc
             )

@@ -52,6 +52,9 @@ def _scalar_to_str(value: Any) -> str | None:
     return str(value)
 
 
+# The one service-level extension avops reads (the loader drops every other ``x-*`` key).
+GPU_REPLICAS_KEY = "x-avops-gpus"
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Command = Annotated[list[str] | None, BeforeValidator(_command)]
 KeyValues = Annotated[dict[str, str | None], BeforeValidator(_key_value_map)]
@@ -196,6 +199,11 @@ class Service(Strict):
     cap_drop: list[str] = Field(default_factory=list)
     cap_add: list[str] = Field(default_factory=list)
     tmpfs: Annotated[list[str], BeforeValidator(_as_list)] = Field(default_factory=list)
+    # ``x-avops-gpus: ${WORKER_GPUS:-all}``: one container per GPU (core/replicas.py). Compose
+    # ignores it; it stays out of the config hash, which gets each replica's own GPU instead.
+    gpu_replicas: Annotated[str | None, BeforeValidator(_scalar_to_str)] = Field(
+        None, alias=GPU_REPLICAS_KEY, exclude=True
+    )
 
     @field_validator("build", mode="before")
     @classmethod
