@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import redis  # noqa: E402  (after the sys.path line: run as a script)
 
 from service.jobs import JobStore, parse_iso  # noqa: E402  (after the sys.path line: run as a script)
-from tests.service.helpers import ready_voice, wait_job  # noqa: E402  (after the sys.path line: run as a script)
+from tests.service.helpers import post_job, ready_voice, wait_job  # noqa: E402  (after the sys.path line: run as a script)
 from tests.service.procs import (  # noqa: E402  (after the sys.path line: run as a script)
     IsolatedWorker,
     RedisServer,
@@ -61,10 +61,7 @@ def wait_workers(stack: ServiceStack, count: int) -> None:
 
 
 def submit(c, voice_id: str, text: str, profile: str) -> str:
-    r = c.post(
-        "/jobs",
-        json={"text": text, "language": "pt-BR", "voice_id": voice_id, "quality_profile": profile},
-    )
+    r = post_job(c, voice_id, text, quality_profile=profile)
     assert r.status_code == 202, r.text
     return r.json()["job_id"]
 

@@ -38,6 +38,12 @@ def clone(
     )
 
 
+def post_job(c: httpx.Client, voice_id: str, text: str, language: str = "pt-BR", **fields):
+    """POST /jobs for ``voice_id``; the response (the caller checks its status)."""
+    body = {"text": text, "language": language, "voice_id": voice_id, **fields}
+    return c.post("/jobs", json=body)
+
+
 def wait_job(c: httpx.Client, job_id: str, timeout: float = 180, until=("completed", "failed")):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

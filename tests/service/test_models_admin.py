@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tests.service.helpers import ready_voice, wait_job
+from tests.service.helpers import post_job, ready_voice, wait_job
 from tests.service.procs import wait_for
 from tests.support.dockerenv import run_avops
 
@@ -68,18 +68,7 @@ def test_load_then_unload_through_the_broker(stack):
 
 def test_job_keep_alive_keeps_the_model_then_it_expires(stack):
     with stack.client() as c:
-        voice = ready_voice(c)
-        r = c.post(
-            "/jobs",
-            json={
-                "mode": "dubbing_with_clone",
-                "text": SENTENCE,
-                "language": "pt-BR",
-                "voice_id": voice,
-                "engine": "f5tts",
-                "keep_alive": 2,
-            },
-        )
+        r = post_job(c, ready_voice(c), SENTENCE, engine="f5tts", keep_alive=2)
         assert r.status_code == 202, r.text
         assert wait_job(c, r.json()["job_id"])["status"] == "completed"
         model = _model(c, "f5tts")
@@ -93,17 +82,7 @@ def test_job_keep_alive_keeps_the_model_then_it_expires(stack):
 
 def test_job_keep_alive_is_capped_by_the_maximum(stack):
     with stack.client() as c:
-        voice = ready_voice(c)
-        r = c.post(
-            "/jobs",
-            json={
-                "text": SENTENCE,
-                "language": "pt-BR",
-                "voice_id": voice,
-                "engine": "xtts",
-                "keep_alive": 100000,
-            },
-        )
+        r = post_job(c, ready_voice(c), SENTENCE, engine="xtts", keep_alive=100000)
         assert wait_job(c, r.json()["job_id"])["status"] == "completed"
         assert _model(c, "xtts")["keep_alive_s"] == 60
         c.delete("/admin/models/xtts")

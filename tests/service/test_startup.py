@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.service.procs import REPO_ROOT, free_port
+from tests.service.procs import REPO_ROOT, free_port, worker_command
 
 GOOD_KEY = "k" * 32
 API_CMDS = {
@@ -29,19 +29,7 @@ API_CMDS = {
     ],
     "serve": [sys.executable, "-m", "service.serve"],
 }
-WORKER_CMD = [
-    sys.executable,
-    "-m",
-    "celery",
-    "-A",
-    "service.worker",
-    "worker",
-    "--pool=prefork",
-    "--concurrency=1",
-    "--loglevel=INFO",
-    "--without-gossip",
-    "--without-mingle",
-]
+WORKER_CMD = worker_command(f"celery@avt-startup-{os.getpid()}")
 
 
 def _run(cmd: list[str], tmp_path, **env: str) -> subprocess.CompletedProcess:

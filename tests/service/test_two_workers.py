@@ -17,7 +17,7 @@ import redis
 import soundfile as sf
 
 from service.jobs import JobStore
-from tests.service.helpers import ready_voice, wait_job
+from tests.service.helpers import post_job, ready_voice, wait_job
 from tests.service.procs import IsolatedWorker, stop_pid, wait_for
 
 pytestmark = pytest.mark.slow
@@ -56,10 +56,7 @@ def pair(make_stack, tmp_path_factory):
 
 
 def _submit(c, voice_id: str, text: str = SENTENCE, profile: str = "f5tts_fast") -> str:
-    r = c.post(
-        "/jobs",
-        json={"text": text, "language": "pt-BR", "voice_id": voice_id, "quality_profile": profile},
-    )
+    r = post_job(c, voice_id, text, quality_profile=profile)
     assert r.status_code == 202, r.text
     return r.json()["job_id"]
 
