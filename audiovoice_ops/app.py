@@ -82,6 +82,11 @@ COMMANDS: dict[str, CommandEntry] = {
     "doctor": CommandEntry(
         "doctor", "doctor", "Run the final validation checklist; exit 1 if any check fails."
     ),
+    "worker": CommandEntry(
+        "worker",
+        "worker",
+        "Start, remove or list Celery workers on other hosts' Docker Engines (over ssh).",
+    ),
 }
 
 

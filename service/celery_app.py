@@ -6,8 +6,9 @@ the ML stack. Tasks are sent by name; their bodies live in ``service.worker``.
 
 from __future__ import annotations
 
-from celery import Celery
+from celery import Celery, signals
 
+from service.redis_conn import redis_target, watch_connection
 from service.settings import get_service_settings
 from service.startup import or_exit
 
@@ -25,8 +26,13 @@ def make_celery() -> Celery:
     # The first settings read of the API, the worker and the healthcheck: a bad value exits
     # here with one line, before uvicorn or celery could print a traceback around it.
     s = or_exit(get_service_settings)
-    app = Celery("avops", broker=s.redis_url, backend=s.redis_url)
+    target = or_exit(redis_target)  # REDIS_URL: plain, or TLS with its ssl_* options
+    app = Celery("avops", broker=target.url, backend=target.url)
     app.conf.update(
+        # rediss://: the same TLS options for both (verification, CA), never kombu's unverified
+        # default for a rediss:// URL without them.
+        broker_use_ssl=target.celery_ssl(),
+        redis_backend_use_ssl=target.celery_ssl(),
         task_default_queue=QUEUE,
         task_serializer="json",
         result_serializer="json",
@@ -54,6 +60,7 @@ def make_celery() -> Celery:
             "visibility_timeout": s.job_visibility_timeout_s,
             "unacked_restore_interval": s.redelivery_sweep_s,
             "unacked_restore_throttle": 1,
+            **target.broker_timeouts(),
         },
         result_backend_transport_options={"retry_policy": {"timeout": 5.0}},
         worker_hijack_root_logger=True,
@@ -71,3 +78,6 @@ def make_celery() -> Celery:
 
 
 celery_app = make_celery()
+# The worker's parent, logging set up, before its consumer connects: a refused connection is
+# logged with its cause (wrong password, TLS) while Celery keeps retrying.
+signals.celeryd_after_setup.connect(lambda **_: watch_connection(), weak=False)

@@ -1,6 +1,7 @@
 """Container healthchecks (the image has no curl): ``python -m service.healthcheck worker|api``.
 
-worker: ``celery inspect ping`` for this container's own node (``celery@$HOSTNAME``),
+worker: Redis answers (else the one-line cause: wrong password, TLS), then
+``celery inspect ping`` for this container's own node (``celery@$HOSTNAME``),
 not the seed's ``Celery().broker_connection()``, which only proves a broker answers and
 (without a URL) checks a default AMQP broker. The prefork parent answers pings while
 its child runs a long synthesis job, so a busy worker stays healthy.
@@ -13,6 +14,16 @@ import argparse
 import socket
 import sys
 from typing import Optional
+
+
+def redis_refusal() -> Optional[str]:
+    """Why Redis refuses this worker (wrong password, TLS...), None when it answers: a worker that
+    cannot reach its broker is unhealthy, and the healthcheck says why in one line."""
+    from service.redis_conn import probe, redis_target
+    from service.startup import or_exit
+
+    or_exit(redis_target)  # a malformed REDIS_URL: its one line and exit 2, not a traceback
+    return probe()
 
 
 def ping_worker(node: str, timeout: float) -> bool:
@@ -43,6 +54,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--timeout", type=float, default=5.0)
     args = parser.parse_args(argv)
     if args.target == "worker":
+        refusal = redis_refusal()
+        if refusal is not None:
+            print(refusal)
+            return 1
         ok = ping_worker(args.node, args.timeout)
         print(f"{args.node}: {'pong' if ok else 'no reply'}")
     else:

@@ -64,6 +64,10 @@ def render(report: StatusReport) -> None:
         console.print(
             "[green]✓[/] one container per service (and replica), no orphans, no squatters"
         )
+    if report.worker_hosts:
+        from audiovoice_ops.commands.worker import hosts_table
+
+        console.print(hosts_table("workers on other hosts (avops worker add)", report.worker_hosts))
 
 
 def service_cell(row: ContainerRow) -> str:

@@ -3,6 +3,8 @@
 - service containers: project label, service in the file, not one-off;
 - orphans: project label, service no longer in the file;
 - one-offs: ``docker compose run`` containers (``oneoff=True``);
+- remote workers: ``avops worker add`` containers (``io.avops.worker-host``) found on this engine
+  (only when "another host" is this engine): kept apart, never counted as the stack's replicas;
 - squatters: containers *without* the project label whose name is a service's ``container_name``
   or starts with the project's name (the old cleanup script's "unknown containers" check).
 """
@@ -33,6 +35,7 @@ class Inventory:
     services: dict[str, list[ContainerView]] = field(default_factory=dict)
     orphans: list[ContainerView] = field(default_factory=list)
     oneoffs: list[ContainerView] = field(default_factory=list)
+    remote_workers: list[ContainerView] = field(default_factory=list)
     squatters: list[Squatter] = field(default_factory=list)
 
     @property
@@ -60,6 +63,8 @@ def read_inventory(project: Project) -> Inventory:
     for view in project_containers(client, stack.project):
         if view.oneoff:
             inventory.oneoffs.append(view)
+        elif L.WORKER_HOST in view.labels:
+            inventory.remote_workers.append(view)
         elif view.service in inventory.services:
             inventory.services[view.service].append(view)
         else:

@@ -24,6 +24,9 @@ BUILT_FOR_SERVICE = f"{AVOPS_PREFIX}.built-for-service"
 # The GPU a replica is pinned to (``0``, a UUID) or ``none`` (a CPU worker): what it was planned
 # to get, shown by status even where ``--gpus off`` stripped the device request.
 REPLICA_GPU = f"{AVOPS_PREFIX}.gpu"
+# The host a remote worker (or its models volume) was added for: ``ssh://user@gpu-host``
+# (``avops worker add``). Such a container is never one of the local stack's replicas.
+WORKER_HOST = f"{AVOPS_PREFIX}.worker-host"
 
 MANAGED_BY_VALUE = "avops"
 # The compose version we claim in labels; compose v1/v2 only read it for display.

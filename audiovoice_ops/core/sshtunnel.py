@@ -108,6 +108,13 @@ class SshTunnel:
         except OSError:
             pass
         finally:
+            # shutdown, not only close: the upstream thread is blocked reading conn, and a close
+            # alone sends no end-of-file, so the Docker client would wait out its timeout (60 s)
+            # for a host whose ssh already failed.
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # the client went away first
             conn.close()
             stdout.close()
             if proc.poll() is None:

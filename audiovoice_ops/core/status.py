@@ -62,6 +62,8 @@ class StatusReport:
     compose_file: str
     rows: list[ContainerRow] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # `avops worker add` hosts: each host's workers, or why it did not answer (a row, not a failure)
+    worker_hosts: list[dict] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -74,6 +76,7 @@ class StatusReport:
             "ok": self.ok,
             "services": [asdict(r) for r in self.rows],
             "problems": [asdict(p) for p in self.problems],
+            "worker_hosts": self.worker_hosts,
         }
 
 
@@ -102,7 +105,17 @@ def project_status(project: Project) -> StatusReport:
                 "squatter", squatter.name, f"foreign container {squatter.name} {squatter.reason}"
             )
         )
+    report.worker_hosts = worker_host_reports(project)
     return report
+
+
+def worker_host_reports(project: Project) -> list[dict]:
+    """The remembered worker hosts (``avops worker add``), each read from its own engine."""
+    from audiovoice_ops.core.remote.hosts import HostBook
+    from audiovoice_ops.core.remote.workers import report_host
+
+    book = HostBook.beside(project.stack.env_file)
+    return [report_host(host, project.name).to_dict() for host in book.hosts()]
 
 
 def replica_problems(service: str, views: list[ContainerView], plan: ReplicaPlan) -> list[Problem]:

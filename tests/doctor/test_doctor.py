@@ -46,6 +46,7 @@ CHECK_IDS = [
     "security.auth",
     "security.env_file",
     "security.bind",
+    "security.redis",
     "security.root",
     "voices.owner",
 ]

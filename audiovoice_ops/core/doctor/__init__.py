@@ -33,6 +33,7 @@ from audiovoice_ops.core.doctor.observability import (
     check_vram_endpoint,
 )
 from audiovoice_ops.core.doctor.ownership import check_unowned_voices
+from audiovoice_ops.core.doctor.redisexposure import check_redis_exposure
 from audiovoice_ops.core.doctor.report import (
     FAIL,
     PASS,
@@ -90,6 +91,7 @@ def run_doctor(src: Sources, max_age_s: float = DEFAULT_MAX_AGE_S) -> DoctorRepo
         check_api_auth,
         check_env_file_mode,
         check_public_bind,
+        check_redis_exposure,
         check_root_containers,
         check_unowned_voices,
     ):
