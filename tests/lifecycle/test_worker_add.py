@@ -241,6 +241,11 @@ def test_unreachable_host_is_a_row(worker_project, tmp_path):
     status = worker_project.avops("status", "--json", env=worker_project.cli_env(), timeout=180)
     (seen,) = json.loads(status.stdout)["worker_hosts"]  # a row saying so, not a failed command
     assert not seen["reachable"] and seen["url"] == dead and "Traceback" not in status.stderr
+    doctor = worker_project.avops(
+        "doctor", "--json", "--no-api", env=worker_project.cli_env(), timeout=180
+    )
+    hosts_check = {c["id"]: c for c in json.loads(doctor.stdout)["checks"]}["workers.hosts"]
+    assert hosts_check["status"] == "warn" and f"unreachable: {dead}" in hosts_check["reason"]
 
     refused = cli(worker_project, None, "rm", dead)
     assert refused.returncode == ExitCode.DOCKER_UNAVAILABLE

@@ -26,6 +26,7 @@ from audiovoice_ops.core.doctor.dockerfile import (
     load_cuda_tags,
 )
 from audiovoice_ops.core.doctor.gpuarch import check_gpu_arch
+from audiovoice_ops.core.doctor.hosts import check_worker_hosts
 from audiovoice_ops.core.doctor.lowvram import check_f5tts_cuda, check_low_vram
 from audiovoice_ops.core.doctor.observability import (
     check_api_health,
@@ -73,6 +74,7 @@ def run_doctor(src: Sources, max_age_s: float = DEFAULT_MAX_AGE_S) -> DoctorRepo
         check_containers,
         check_health,
         check_orphans,
+        check_worker_hosts,
         check_dangling_images,
         check_env_drift,
         check_low_vram,

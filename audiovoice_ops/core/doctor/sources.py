@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ class Sources:
     unauthenticated: ApiResult | None = None  # GET /admin/vram sent without a key
     voices: ApiResult | None = None  # GET /voices with the admin key (owners)
     models: ApiResult | None = None  # GET /admin/models (every worker's models and keep-alive)
+    worker_hosts: list[dict] = field(default_factory=list)  # `avops worker add` hosts, each read
 
     @property
     def stack(self) -> Stack:
@@ -67,6 +68,9 @@ def gather(project: Project, settings, api: ApiClient | None, gpu: GpuSnapshot |
         src.docker_error = project.docker_error
     else:
         src.inventory = project.inventory
+    from audiovoice_ops.core.status import worker_host_reports
+
+    src.worker_hosts = worker_host_reports(project)
     src.api_expected = project.api is not None or "api_url" in settings.model_fields_set
     if api is not None and src.api_expected:
         src.health, src.vram = api.health(), api.vram()
