@@ -151,6 +151,12 @@ class WorkerModels(_Contract):
     worker: str = Field(..., description="Celery node name (celery@host).")
     age_seconds: Optional[float] = None
     device: Device = "cpu"
+    allocated_mb: float = Field(
+        default=0.0, description="VRAM its tensors hold (0 on a CPU worker)."
+    )
+    reserved_mb: float = 0.0
+    free_mb: Optional[float] = Field(default=None, description="Free VRAM of its GPU; null on CPU.")
+    total_mb: Optional[float] = None
     keep_alive_s: Optional[float] = Field(default=None, description="MODEL_KEEP_ALIVE in force.")
     keep_alive_max_s: Optional[float] = None
     models: list[ModelInfo] = Field(default_factory=list)

@@ -118,6 +118,11 @@ def collect(source: GpuSource, api: ApiClient | None) -> dict[str, Any]:
                 worker=published.worker,
                 event=published.event,
             )
+        models = api.models() if result.ok else None
+        # every worker, on every GPU and host, from GET /admin/models (None: the API has none)
+        frame["api"]["workers"] = (
+            [w.model_dump() for w in models.parsed.workers] if models and models.ok else None
+        )
     return frame
 
 
@@ -212,7 +217,30 @@ def render_frame(frame: dict[str, Any]) -> Group:
         )
     if frame.get("api") is not None:
         parts.append(api_view(frame["api"]))
+        if frame["api"].get("workers"):
+            parts.append(workers_view(frame["api"]["workers"]))
     return Group(*parts)
+
+
+def workers_view(workers: list[dict[str, Any]]) -> Table:
+    """Each worker (every replica and host): its GPU memory as the worker's torch sees it and
+    what it holds, from GET /admin/models (read through the contract, as the API serves it)."""
+    from engines.contracts import WorkerModels
+
+    table = Table(title="workers (GET /admin/models)", title_justify="left")
+    for column in ("worker", "device", "allocated / total", "holds", "keep-alive", "age"):
+        table.add_column(column)
+    for worker in (WorkerModels.model_validate(w) for w in workers):
+        held = [f"{m.engine} {m.state}" for m in worker.models if m.state != "free"]
+        table.add_row(
+            worker.worker,
+            worker.device,
+            f"{_mb(worker.allocated_mb)} / {_mb(worker.total_mb)}" if worker.total_mb else "-",
+            ", ".join(held) or "[dim]nothing[/]",
+            keep_alive_text(worker.keep_alive_s),
+            "-" if worker.age_seconds is None else f"{worker.age_seconds:.0f}s",
+        )
+    return table
 
 
 def memory_bar(used: float, total: float, width: int = BAR_WIDTH) -> str:

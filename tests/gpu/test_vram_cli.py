@@ -24,6 +24,7 @@ API_KEYS = {
     "server_timestamp",
     "worker",
     "event",
+    "workers",
 }
 
 
@@ -39,7 +40,10 @@ def test_one_shot_json_schema_with_gpu_and_api(snapshots, cli_env, fake_api):
     assert set(frame) == FRAME_KEYS and set(frame["api"]) == API_KEYS
     assert frame["api"]["ok"] and frame["api"]["vram"]["low_vram_mode"] is True
     assert [g["memory.used"] for g in frame["gpu"]["gpus"]] == [20480.0, 14200.0, 0.0]
-    assert fake_api.requests == ["/admin/vram"]
+    assert fake_api.requests == ["/admin/vram", "/admin/models"]
+    # every worker (all replicas and hosts) with its memory and what it holds
+    (worker,) = frame["api"]["workers"]
+    assert worker["worker"] == "celery@fake" and worker["total_mb"] == 4096.0
 
 
 def test_no_gpu_api_alone(cli_env, fake_api, snapshots):
@@ -51,6 +55,7 @@ def test_no_gpu_api_alone(cli_env, fake_api, snapshots):
     result = run_avops("vram", env=env)
     assert result.returncode == 0, result.stderr
     assert "no NVML reading" in result.stdout and "worker VRAM manager" in result.stdout
+    assert "workers (GET /admin/models)" in result.stdout and "celery@fake" in result.stdout
 
 
 def test_real_host_without_driver_and_without_api(cli_env):
