@@ -100,7 +100,9 @@ def test_healthy_table(project, healthy_api, gpu_snapshot):
     }
     result = project.avops("doctor", env=env)
     assert result.returncode == 0, result.stdout
-    assert "avops doctor: project" in result.stdout and f"{len(CHECK_IDS)} pass" in result.stdout
+    # every check passes but workers.hosts, skipped: this stack has no `avops worker add` hosts
+    summary = f"{len(CHECK_IDS) - 1} pass, 1 skipped"
+    assert "avops doctor: project" in result.stdout and summary in result.stdout
 
 
 def test_this_host_without_gpu_or_api_skips_with_reasons(project):
