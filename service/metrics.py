@@ -192,7 +192,7 @@ def _job_families(jobs, stages) -> Iterable[Metric]:
 
 def worker_label(worker: Optional[str]) -> str:
     """A worker's node name without its pool child's pid: a restarted child keeps its series."""
-    return (worker or "unknown").split(" pid=")[0]
+    return vram_publish.node_name(worker or "unknown")
 
 
 def _worker_families(reports: list[VramResponse]) -> Iterable[Metric]:

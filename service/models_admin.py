@@ -26,7 +26,7 @@ from engines.contracts import (
     VramResponse,
     WorkerModels,
 )
-from engines.registry import ENGINES
+from engines.registry import ENGINE_NAMES
 from service import vram_publish
 from service.celery_app import TASK_MODEL_LOAD, TASK_MODEL_UNLOAD
 
@@ -47,9 +47,9 @@ def worker_models(report: VramResponse) -> WorkerModels:
     stats = report.vram
     assert stats is not None  # read_workers only returns published stats
     resident = {m.key: m for m in stats.resident_models}
-    names = [spec.name for spec in ENGINES] + [k for k in resident if k not in _ENGINE_NAMES]
+    names = [*ENGINE_NAMES, *(k for k in resident if k not in ENGINE_NAMES)]
     return WorkerModels(
-        worker=node_name(report.worker or "?"),
+        worker=vram_publish.node_name(report.worker or "?"),
         age_seconds=report.age_seconds,
         device=stats.device,
         allocated_mb=stats.allocated_mb,
@@ -60,9 +60,6 @@ def worker_models(report: VramResponse) -> WorkerModels:
         keep_alive_max_s=stats.keep_alive_max_s,
         models=[_model_info(name, resident.get(name), published) for name in names],
     )
-
-
-_ENGINE_NAMES = {spec.name for spec in ENGINES}
 
 
 def _model_info(engine: str, model: Optional[ResidentModel], published: float) -> ModelInfo:
@@ -78,11 +75,6 @@ def _model_info(engine: str, model: Optional[ResidentModel], published: float) -
         keep_alive_s=model.keep_alive_s,
         expires_at=None if model.expires_in_s is None else _iso(published + model.expires_in_s),
     )
-
-
-def node_name(worker: str) -> str:
-    """``celery@host pid=42`` (who published) -> ``celery@host`` (the node, its queue's name)."""
-    return worker.split(" ", 1)[0]
 
 
 def _iso(epoch: float) -> str:

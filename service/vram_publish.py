@@ -55,9 +55,15 @@ def publish(
         pipe.execute()
 
 
+def node_name(worker: str) -> str:
+    """``celery@host pid=42`` (who published: the node and its pool child) -> ``celery@host``:
+    the node, its queue's name, its key and its metrics label, stable across child restarts."""
+    return worker.split(" ", 1)[0]
+
+
 def worker_key(worker: str) -> str:
-    """One key per worker node (its ``celery@host`` name, without the pid of the child)."""
-    return WORKER_KEY_PREFIX + worker.split(" ", 1)[0]
+    """One key per worker node."""
+    return WORKER_KEY_PREFIX + node_name(worker)
 
 
 def read_workers(client: redis.Redis) -> list[VramResponse]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
 from engines.contracts import ModelCommandResponse, ModelsResponse
 from engines.registry import ENGINE_NAMES, find_spec
-from engines.settings import KEEP_ALIVE_RULE, KEEP_FOREVER
+from engines.settings import KEEP_ALIVE_RULE, KEEP_FOREVER, check_keep_alive
 from service import models_admin
 from service.auth import require_admin
 from service.jsonbody import StrictJsonRoute
@@ -81,8 +81,11 @@ def load_model(
     ] = None,
 ) -> ModelCommandResponse:
     engine = _known(engine)
-    if keep_alive is not None and -1 < keep_alive < 0:
-        raise HTTPException(422, f"keep_alive: {KEEP_ALIVE_RULE}")
+    try:
+        if keep_alive is not None:
+            check_keep_alive(keep_alive)  # the settings' rule: -1, 0 or seconds > 0
+    except ValueError:
+        raise HTTPException(422, f"keep_alive: {KEEP_ALIVE_RULE}") from None
     return _command(lambda app: models_admin.load(app, engine, keep_alive, wait_s))
 
 

@@ -13,23 +13,9 @@ import torch
 
 from engines.errors import EngineConfigError, VramError
 from engines.settings import KEEP_ALIVE_RULE, load_settings
-from engines.testing import FakeGpu, FakeGpuModel
+from engines.testing import FakeGpu
 from engines.vram import VramManager
-
-
-def manager(gpu, **settings):
-    settings.setdefault("vram_reserve_mb", 0)
-    settings.setdefault("vram_release_timeout_s", 0.2)
-    return VramManager(load_settings(**settings), backend=gpu)
-
-
-def loader(gpu, size_mb, calls=None):
-    def load(device):
-        if calls is not None:
-            calls.append(device)
-        return FakeGpuModel(size_mb, gpu, device)
-
-    return load
+from tests.engines.test_vram import loader, manager  # the same simulated-GPU helpers
 
 
 def wait_until(predicate, timeout=5.0):
